@@ -1,0 +1,170 @@
+"""The `riskwatch` command line: a thin layer over warehouse/, indicators/ and flows/."""
+
+from __future__ import annotations
+
+import datetime as dt
+import sys
+from pathlib import Path
+
+import click
+import duckdb
+
+from flows.settings import Settings, load_settings
+from warehouse import db
+from warehouse.query import FORMATS, render, run_query
+from warehouse.readfile import IngestRefused
+from warehouse.sources.mapping import MappingError
+
+
+class Fail(click.ClickException):
+    """A one-line error, exit code 1, no traceback."""
+
+    def show(self, file=None) -> None:
+        click.echo(f"error: {self.message}", err=True)
+
+
+def as_of_option(f):
+    return click.option(
+        "--as-of", "as_of", type=click.DateTime(["%Y-%m-%d"]), default=None,
+        help="Evaluate as of this date (YYYY-MM-DD); default today.",
+    )(f)
+
+
+def as_date(value: dt.datetime | None) -> dt.date:
+    return value.date() if value else dt.date.today()
+
+
+def open_writer(settings: Settings) -> duckdb.DuckDBPyConnection:
+    try:
+        return db.connect(settings.warehouse, memory_limit=settings.memory_limit)
+    except (db.WarehouseBusy, db.WarehouseMissing) as exc:
+        raise Fail(str(exc)) from exc
+
+
+def open_reader(settings: Settings) -> duckdb.DuckDBPyConnection:
+    try:
+        return db.connect(settings.warehouse, read_only=True)
+    except (db.WarehouseBusy, db.WarehouseMissing) as exc:
+        raise Fail(str(exc)) from exc
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--warehouse", envvar="RISKWATCH_WAREHOUSE", type=click.Path(dir_okay=False),
+              default=db.DEFAULT_WAREHOUSE, show_default=True, help="DuckDB warehouse file.")
+@click.option("--config", envvar="RISKWATCH_CONFIG", type=click.Path(dir_okay=False), default=None,
+              help="Settings file (default riskwatch.toml).")
+@click.pass_context
+def cli(ctx: click.Context, warehouse: str, config: str | None) -> None:
+    """riskwatch: incident records -> DuckDB -> indicators -> validated alerts and weekly reports.
+
+    \b
+    Examples:
+      riskwatch demo
+      riskwatch ingest exports/acled_pakistan.csv --source acled
+      riskwatch sql "SELECT source, count(*) FROM incidents GROUP BY source"
+    """
+    ctx.obj = load_settings(warehouse=warehouse, config_path=config)
+
+
+@cli.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.option("--source", required=True, help="acled, ucdp, gtd, native, or a mapping name / .yml file.")
+@click.option("--country", default=None, help="Country for files without a country column (e.g. GTD subsets).")
+@click.option("--force", is_flag=True, help="Re-read a file even if the same bytes were ingested before.")
+@as_of_option
+@click.pass_obj
+def ingest(settings: Settings, files: tuple[str, ...], source: str, country: str | None, force: bool,
+           as_of: dt.datetime | None) -> None:
+    """Load incident files into the warehouse (one transaction per file).
+
+    \b
+    Examples:
+      riskwatch ingest ged_pakistan.csv --source ucdp
+      riskwatch ingest acled_2024.csv acled_deletions.csv --source acled
+      riskwatch ingest gtd_pakistan_2007_2018.csv --source gtd --country Pakistan
+      riskwatch ingest bij_pakistan_drone_strikes.csv --source bij_drone_strikes
+    """
+    from warehouse.load import ingest_file
+
+    con = open_writer(settings)
+    if sys.stderr.isatty():
+        con.execute("SET enable_progress_bar = true")
+    defaults = settings.source_defaults(source)
+    if country:
+        defaults["country"] = country
+    failed = 0
+    for name in files:
+        path = Path(name)
+        if path.is_file() and path.stat().st_size > 50_000_000:
+            click.echo(f"{path}: {path.stat().st_size / 1e6:.0f} MB, loading...", err=True)
+        try:
+            run = ingest_file(con, path, source, as_of=as_date(as_of), defaults=defaults,
+                              mapping_dirs=settings.mapping_dirs,
+                              max_reject_fraction=settings.max_reject_fraction, force=force)
+        except (IngestRefused, MappingError) as exc:
+            failed += 1
+            click.echo(f"error: {exc}", err=True)
+            continue
+        label = "deletions" if run.kind == "deletions" else run.status
+        click.echo(f"{path}: {label}: {run.message}")
+        if run.rejected:
+            click.echo(f"  {run.rejected} rejected row(s): riskwatch sql \"SELECT line, reason FROM "
+                       f"rejected_incidents WHERE ingest_run_id = {run.run_id}\"")
+    con.close()
+    if failed:
+        raise SystemExit(1)
+
+
+@cli.command()
+@click.argument("query", required=False)
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
+@click.pass_obj
+def sql(settings: Settings, query: str | None, fmt: str) -> None:
+    """Run read-only SQL over the warehouse; without QUERY, an interactive prompt (end statements with ;).
+
+    \b
+    Examples:
+      riskwatch sql "SELECT source, count(*) FROM incidents GROUP BY ALL"
+      riskwatch sql --format csv "SELECT * FROM indicator_values WHERE indicator = 'cross_border_strikes'"
+      riskwatch sql "SELECT line, reason FROM rejected_incidents" --format json
+    """
+    con = open_reader(settings)
+    if query:
+        _print_query(con, query, fmt, fail=True)
+        return
+    click.echo(f"riskwatch sql on {settings.warehouse} (read-only). End with ';', quit with .quit or Ctrl-D.")
+    buffer: list[str] = []
+    while True:
+        try:
+            line = input("sql> " if not buffer else "...> ")
+        except EOFError:
+            break
+        if line.strip() in (".quit", ".exit", "\\q"):
+            break
+        buffer.append(line)
+        if line.rstrip().endswith(";"):
+            _print_query(con, "\n".join(buffer), fmt, fail=False)
+            buffer = []
+
+
+def _print_query(con: duckdb.DuckDBPyConnection, query: str, fmt: str, fail: bool) -> None:
+    try:
+        columns, rows = run_query(con, query)
+    except duckdb.Error as exc:
+        message = str(exc).splitlines()[0]
+        if "read-only" in message.lower():
+            message = "the warehouse is opened read-only here: `riskwatch sql` cannot change it"
+        if fail:
+            raise Fail(message) from exc
+        click.echo(f"error: {message}", err=True)
+        return
+    if columns:
+        click.echo(render(columns, rows, fmt))
+
+
+def main() -> None:
+    cli(prog_name="riskwatch")
+
+
+if __name__ == "__main__":
+    main()

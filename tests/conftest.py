@@ -1,0 +1,69 @@
+"""Shared fixtures: real DuckDB files in tmp dirs, real-shaped CSVs, the bundled samples."""
+
+from __future__ import annotations
+
+import csv
+import os
+from pathlib import Path
+
+import pytest
+
+from warehouse import db
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLE = ROOT / "warehouse" / "sample"
+SHARED = Path(os.environ.get("RISKWATCH_SHARED_DATA", ROOT.parent / "shared" / "data"))
+
+ACLED_COLUMNS = (
+    "event_id_cnty,event_date,year,time_precision,disorder_type,event_type,sub_event_type,actor1,"
+    "assoc_actor_1,inter1,actor2,assoc_actor_2,inter2,interaction,civilian_targeting,iso,region,country,"
+    "admin1,admin2,admin3,location,latitude,longitude,geo_precision,source,source_scale,notes,fatalities,"
+    "tags,timestamp"
+).split(",")
+
+
+def acled_row(**overrides) -> dict[str, str]:
+    """One ACLED export row in the real shape (2024 Karachi airport attack), fields overridable."""
+    row = dict.fromkeys(ACLED_COLUMNS, "")
+    row.update(
+        event_id_cnty="PAK140001", event_date="2024-10-06", year="2024", time_precision="1",
+        disorder_type="Political violence", event_type="Explosions/Remote violence",
+        sub_event_type="Suicide bomb", actor1="BLA: Baloch Liberation Army", inter1="Rebel group",
+        actor2="Civilians (China)", inter2="Civilians", interaction="Rebel group-Civilians",
+        civilian_targeting="Civilian targeting", iso="586", region="Southern Asia", country="Pakistan",
+        admin1="Sindh", admin2="Karachi", admin3="Karachi City", location="Karachi - Jinnah Airport",
+        latitude="24.9008", longitude="67.1681", geo_precision="1", source="Dawn; Reuters",
+        source_scale="National-International",
+        notes="On 6 October 2024, a suicide car bomb hit a convoy of Chinese engineers near Karachi airport.",
+        fatalities="3", tags="", timestamp="1728500000",
+    )
+    row.update({k: str(v) for k, v in overrides.items()})
+    return row
+
+
+def write_csv(path: Path, rows: list[dict], columns: list[str] | None = None) -> Path:
+    columns = columns or list(rows[0].keys())
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.DictWriter(fh, fieldnames=columns, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(rows)
+    return path
+
+
+@pytest.fixture
+def warehouse_path(tmp_path: Path) -> Path:
+    return tmp_path / "wh" / "riskwatch.duckdb"
+
+
+@pytest.fixture
+def con(warehouse_path: Path):
+    connection = db.connect(warehouse_path)
+    yield connection
+    connection.close()
+
+
+def shared(relpath: str) -> Path:
+    path = SHARED / relpath
+    if not path.exists():
+        pytest.skip(f"{path} not available (../shared/data is optional)")
+    return path

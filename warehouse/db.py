@@ -1,0 +1,93 @@
+"""Opening the warehouse: one DuckDB file, migrations applied once, friendly errors on locks."""
+
+from __future__ import annotations
+
+import re
+from importlib import resources
+from pathlib import Path
+
+import duckdb
+
+DEFAULT_WAREHOUSE = "warehouse/riskwatch.duckdb"
+
+
+class WarehouseBusy(RuntimeError):
+    """Another process holds the write lock on the DuckDB file."""
+
+
+class WarehouseMissing(RuntimeError):
+    """A read-only open of a warehouse that was never created."""
+
+
+def migrations() -> list[tuple[int, str, str]]:
+    """(version, name, sql) for every schema/NNN_*.sql file, in order."""
+    found = []
+    for entry in resources.files("warehouse.schema").iterdir():
+        match = re.fullmatch(r"(\d{3})_(.+)\.sql", entry.name)
+        if match:
+            found.append((int(match.group(1)), match.group(2), entry.read_text(encoding="utf-8")))
+    return sorted(found)
+
+
+def apply_migrations(con: duckdb.DuckDBPyConnection) -> list[int]:
+    """Apply the migrations not yet recorded in schema_migrations; each in its own transaction."""
+    con.execute(
+        "CREATE TABLE IF NOT EXISTS schema_migrations "
+        "(version INTEGER PRIMARY KEY, name VARCHAR, applied_at TIMESTAMP DEFAULT current_timestamp)"
+    )
+    done = {row[0] for row in con.execute("SELECT version FROM schema_migrations").fetchall()}
+    applied = []
+    for version, name, sql in migrations():
+        if version in done:
+            continue
+        con.execute("BEGIN")
+        try:
+            con.execute(sql)
+            con.execute("INSERT INTO schema_migrations (version, name) VALUES (?, ?)", [version, name])
+            con.execute("COMMIT")
+        except Exception:
+            con.execute("ROLLBACK")
+            raise
+        applied.append(version)
+    return applied
+
+
+def _lock_message(path: Path, exc: Exception) -> str:
+    return (
+        f"warehouse {path} is locked by another riskwatch process (a run or ingest in progress); "
+        f"try again when it finishes ({str(exc).splitlines()[0][:160]})"
+    )
+
+
+def connect(
+    path: str | Path = DEFAULT_WAREHOUSE,
+    *,
+    read_only: bool = False,
+    memory_limit: str | None = None,
+    threads: int | None = None,
+) -> duckdb.DuckDBPyConnection:
+    """Open (and, when writable, create and migrate) the warehouse at `path`.
+
+    `:memory:` gives a throwaway warehouse, handy in tests.
+    """
+    config: dict[str, str | int] = {}
+    if memory_limit:
+        config["memory_limit"] = memory_limit
+    if threads:
+        config["threads"] = threads
+    target = str(path)
+    if target != ":memory:":
+        p = Path(target)
+        if read_only and not p.exists():
+            raise WarehouseMissing(f"no warehouse at {p}: run `riskwatch ingest` or `riskwatch demo` first")
+        if not read_only:
+            p.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        con = duckdb.connect(target, read_only=read_only, config=config)
+    except duckdb.IOException as exc:
+        if "lock" in str(exc).lower():
+            raise WarehouseBusy(_lock_message(Path(target), exc)) from exc
+        raise
+    if not read_only:
+        apply_migrations(con)
+    return con

@@ -1,0 +1,131 @@
+"""Reading an input file into a temporary all-text table: header checks, hashing, source lines."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+from pathlib import Path
+
+import duckdb
+
+from warehouse.sources.mapping import ident
+
+JSON_SUFFIXES = (".json", ".jsonl", ".ndjson")
+
+
+class IngestRefused(ValueError):
+    """The whole file is refused (not a CSV, missing columns, too many bad rows); nothing was loaded."""
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        while chunk := fh.read(1 << 22):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def read_header(path: Path) -> list[str]:
+    """Column names of a CSV (first record) or a JSON file (keys of the first object)."""
+    if not path.is_file():
+        raise IngestRefused(f"{path}: no such file")
+    head = path.open("rb").read(1 << 16)
+    if not head.strip():
+        raise IngestRefused(f"{path}: the file is empty")
+    if b"\x00" in head:
+        raise IngestRefused(f"{path}: not a text file (binary content); expected a CSV")
+    text = head.decode("utf-8-sig", errors="replace")
+    if path.suffix.lower() in JSON_SUFFIXES:
+        return _json_header(path)
+    try:
+        first = next(csv.reader(io.StringIO(text), delimiter=delimiter_of(text)))
+    except (csv.Error, StopIteration) as exc:
+        raise IngestRefused(f"{path}: not a CSV file ({exc})") from exc
+    header = [c.strip() for c in first]
+    if len(header) < 2:
+        raise IngestRefused(f"{path}: not a CSV file (header has {len(header)} column)")
+    return header
+
+
+def delimiter_of(text: str) -> str:
+    """The delimiter of a CSV from its first line: the most frequent of , ; tab |."""
+    first = text.splitlines()[0] if text else ""
+    return max([",", "\t", ";", "|"], key=first.count)
+
+
+def _json_header(path: Path) -> list[str]:
+    try:
+        rows = duckdb.sql(f"SELECT * FROM read_json({_path_literal(path)}, sample_size=-1) LIMIT 0")
+        return list(rows.columns)
+    except duckdb.Error as exc:
+        raise IngestRefused(f"{path}: not valid JSON records ({str(exc).splitlines()[0]})") from exc
+
+
+def _sql_str(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _path_literal(path: Path) -> str:
+    return _sql_str(str(path))
+
+
+def load_raw(
+    con: duckdb.DuckDBPyConnection, path: Path, table: str, tag: str, header: list[str]
+) -> tuple[list[str], str | None]:
+    """Create temp `table` (_rec + every column as text). Returns (columns, malformed-rows table or None).
+
+    Records keep file order (_rec is 1-based among well-formed records); rows with the wrong number of
+    fields land in DuckDB's rejects table instead of failing the file.
+    """
+    src = _path_literal(path)
+    if path.suffix.lower() in JSON_SUFFIXES:
+        con.execute(
+            f"CREATE TEMP TABLE {table} AS SELECT row_number() OVER () AS _rec, * "
+            f"FROM read_json({src}, sample_size=-1)"
+        )
+        cols = [c for c in con.table(table).columns if c != "_rec"]
+        casts = ", ".join(f"CAST({ident(c)} AS VARCHAR) AS {ident(c)}" for c in cols)
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT _rec, {casts} FROM {table}")
+        return cols, None
+    errors, scans = f"_rej_{tag}", f"_rejscan_{tag}"
+    with path.open("rb") as fh:
+        delim = delimiter_of(fh.read(1 << 16).decode("utf-8", errors="replace"))
+    # The header was read already; DuckDB's sniffer would trip over the very rows we want to quarantine.
+    columns = ", ".join(f"{_sql_str(c)}: 'VARCHAR'" for c in header)
+    try:
+        con.execute(
+            f"CREATE TEMP TABLE {table} AS SELECT row_number() OVER () AS _rec, * FROM read_csv({src}, "
+            f"header=true, auto_detect=false, columns={{{columns}}}, delim='{delim}', quote='\"', escape='\"', "
+            f"store_rejects=true, rejects_table='{errors}', "
+            f"rejects_scan='{scans}', strict_mode=true, null_padding=false)"
+        )
+    except duckdb.Error as exc:
+        raise IngestRefused(f"{path}: cannot be read as CSV ({str(exc).splitlines()[0][:200]})") from exc
+    cols = [c for c in con.table(table).columns if c != "_rec"]
+    return cols, errors
+
+
+def source_lines(path: Path, records: set[int], skipped_lines: set[int]) -> dict[int, int]:
+    """Map record numbers (as counted by load_raw) to the line where each record starts.
+
+    Only called for rejected rows, so files with quoted newlines still get exact line numbers
+    without paying for it on every load.
+    """
+    if path.suffix.lower() in JSON_SUFFIXES or not records:
+        return {r: r for r in records}
+    found: dict[int, int] = {}
+    with path.open(newline="", encoding="utf-8-sig", errors="replace") as fh:
+        reader = csv.reader(fh)
+        next(reader, None)
+        rec, start = 0, reader.line_num + 1
+        for row in reader:
+            line, start = start, reader.line_num + 1
+            if not row or line in skipped_lines:
+                continue
+            rec += 1
+            if rec in records:
+                found[rec] = line
+                if len(found) == len(records):
+                    break
+    return found
