@@ -1,5 +1,7 @@
 -- Public views (DESIGN.md): stable names and columns for analysts' SQL and reports.
-CREATE OR REPLACE VIEW incidents AS
+-- public_incidents(tbl) gives the public shape of any relation with incident_current's columns, so
+-- the `incidents` view and as-of reconstructions of past versions share one definition.
+CREATE OR REPLACE MACRO public_incidents(tbl) AS TABLE
 SELECT c.incident_id, c.source, c.source_event_id, c.event_date, c.country, c.country_iso3,
        c.admin1, c.admin2, c.location, c.latitude, c.longitude, c.event_type, c.sub_event_type,
        c.actor1, c.assoc_actor_1, c.actor2, c.assoc_actor_2, c.fatalities, c.notes,
@@ -8,9 +10,11 @@ SELECT c.incident_id, c.source, c.source_event_id, c.event_date, c.country, c.co
        c.civilian_targeting, c.fatalities_low, c.fatalities_high, c.target_type, c.target_name,
        c.target_nationality, c.perpetrator_iso3, c.source_reference, c.source_url, c.tags, c.extra,
        c.first_ingested_at, c.source_file, c.source_line
-FROM incident_current c
+FROM query_table(tbl) c
 LEFT JOIN incident_duplicates d USING (incident_id)
 WHERE NOT c.is_deleted;
+
+CREATE OR REPLACE VIEW incidents AS SELECT * FROM public_incidents('incident_current');
 
 -- Every version ever held, current one with valid_to NULL; the basis of --as-of reconstruction.
 CREATE OR REPLACE VIEW incident_versions AS

@@ -93,6 +93,12 @@ def load_mapping(name: str, search_dirs: list[Path] | None = None) -> Mapping:
             raise MappingError(f"unknown source {name!r}; known: {', '.join(sorted(known))}")
         path = known[name]
     spec = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    if spec.get("extends"):
+        # A mapping can reuse another's columns and checks under its own source name (curated ACLED-format files).
+        parent = load_mapping(spec.pop("extends"), search_dirs)
+        base = yaml.safe_load(parent.path.read_text(encoding="utf-8")) if parent.path else {}
+        base.pop("extends", None)
+        spec = {**base, **spec, "columns": {**base.get("columns", {}), **spec.get("columns", {})}}
     unknown = set(spec.get("columns", {})) - set(COLUMNS)
     if unknown:
         raise MappingError(f"{path}: not canonical columns: {', '.join(sorted(unknown))}")

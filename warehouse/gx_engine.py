@@ -1,0 +1,280 @@
+"""Validate pandas frames with Great Expectations 1.x from declarative checks.
+
+Row rules belong in DuckDB SQL as boolean flag columns (COALESCEd to FALSE: GX's column-map
+expectations skip NULLs); GX validates those narrow frames. GX is imported lazily (~2.5 s).
+When GX cannot *evaluate* an expectation it reports success=False with the cause in
+``exception_info``; we raise ValidationError instead, so a broken check is never a data failure.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import functools
+import json
+import os
+import re
+import threading
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+Severity = Literal["warning", "critical"]
+
+# Expectation -> kwargs naming the columns it reads. An allowlist, not every gx.expectations class:
+# GX gets only those columns, which would silently falsify table-shape expectations such as
+# expect_table_columns_to_match_set. Each entry is covered by tests/warehouse/test_gx_engine.py.
+SUPPORTED: dict[str, tuple[str, ...]] = {
+    "expect_column_values_to_be_in_set": ("column",),
+    "expect_column_values_to_not_be_in_set": ("column",),
+    "expect_column_values_to_not_be_null": ("column",),
+    "expect_column_values_to_be_between": ("column",),
+    "expect_column_values_to_match_regex": ("column",),
+    "expect_column_values_to_be_unique": ("column",),
+    "expect_compound_columns_to_be_unique": ("column_list",),
+    "expect_column_proportion_of_unique_values_to_be_between": ("column",),
+    "expect_column_to_exist": ("column",),
+    "expect_table_row_count_to_be_between": (),
+}
+# We set these on every expectation; letting a spec override them would break result matching.
+_RESERVED_KWARGS = {"meta", "severity", "description", "id", "result_format", "catch_exceptions"}
+_META_KEY = "riskwatch_check"
+# GX turns dots in suite names into directories, and the name ends up in file paths.
+_SUITE_NAME = re.compile(r"[A-Za-z0-9_-]+")
+
+_lock = threading.RLock()  # GX contexts are not safe for concurrent add/delete
+
+
+class ValidationError(Exception):
+    """GX failed to evaluate at least one expectation; its results say nothing about the data."""
+
+
+@dataclass
+class Check:
+    name: str
+    expectation: str
+    kwargs: dict = field(default_factory=dict)
+    severity: Severity = "critical"
+    description: str = ""
+
+    def __post_init__(self) -> None:
+        if self.severity not in ("warning", "critical"):
+            raise ValueError(f"check {self.name!r}: severity must be 'warning' or 'critical'")
+
+
+@dataclass
+class CheckResult:
+    suite: str
+    check_name: str
+    expectation: str
+    severity: Severity
+    success: bool
+    observed_value: Any
+    unexpected_count: int | None
+    element_count: int | None
+    details: dict
+
+
+def _gx():
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")  # the context config disables it too
+    import great_expectations as gx
+
+    return gx
+
+
+def _new_context():
+    gx = _gx()
+    from great_expectations.data_context.types import base
+
+    # init_temp_docs_sites=False: otherwise every ephemeral context claims a docs site in a new tempdir.
+    return gx.get_context(mode="ephemeral", project_config=base.DataContextConfig(
+        store_backend_defaults=base.InMemoryStoreBackendDefaults(init_temp_docs_sites=False),
+        analytics_enabled=False,
+        progress_bars=base.ProgressBarsConfig(globally=False, metric_calculations=False),
+    ))
+
+
+@functools.cache  # creating one is cheap, but each get_context() repoints GX's "current" context
+def _shared_context():
+    return _new_context()
+
+
+def _build_suite(suite_name: str, checks: Sequence[Check]):
+    """A GX ExpectationSuite for the specs; every spec error is a ValueError before GX runs."""
+    gx = _gx()
+    if not _SUITE_NAME.fullmatch(suite_name):
+        raise ValueError(f"suite name {suite_name!r} must match {_SUITE_NAME.pattern}")
+    if len({c.name for c in checks}) != len(checks):
+        raise ValueError(f"suite {suite_name!r}: duplicate check names")
+    built = []
+    for check in checks:
+        if check.expectation not in SUPPORTED:
+            raise ValueError(f"check {check.name!r}: unsupported expectation {check.expectation!r}")
+        if clash := _RESERVED_KWARGS & set(check.kwargs):
+            raise ValueError(f"check {check.name!r}: reserved kwargs {sorted(clash)}")
+        cls = getattr(gx.expectations, check.expectation.title().replace("_", ""))
+        try:
+            built.append(cls(**check.kwargs, meta={_META_KEY: check.name}, severity=check.severity,
+                             description=check.description or None))
+        except Exception as exc:  # pydantic rejecting the kwargs
+            raise ValueError(f"check {check.name!r}: bad kwargs for {check.expectation}: {exc}") from exc
+    suite = gx.ExpectationSuite(name=suite_name, expectations=built)
+    if len(suite.expectations) != len(built):  # the constructor only logs the ones it drops
+        raise ValueError(f"suite {suite_name!r}: GX dropped some expectations")
+    return suite
+
+
+def _exception_messages(exception_info: Any) -> list[str]:
+    """Every evaluation error in an ExpectationValidationResult.exception_info.
+
+    1.x shapes: a flat ExceptionInfo {raised_exception, exception_message, exception_traceback};
+    {metric_id: ExceptionInfo} after a MetricResolutionError; None or {} when all went well.
+    Anything else counts as an error rather than being trusted.
+    """
+    if not exception_info:
+        return []
+    if not isinstance(exception_info, Mapping):
+        return [f"unrecognised exception_info {exception_info!r}"]
+    flat = "raised_exception" in exception_info
+    messages = []
+    for key, info in ({"": exception_info} if flat else exception_info).items():
+        if not isinstance(info, Mapping):
+            messages.append(f"unrecognised exception_info entry {key}: {info!r}")
+        elif info.get("raised_exception") or info.get("exception_message") or info.get("exception_traceback"):
+            metric = re.search(r"metric_name='([^']+)'", str(key))  # the full metric id is mostly hashes
+            messages.append(f"{metric.group(1) if metric else key} {info.get('exception_message')}".strip())
+    return messages
+
+
+def _json_safe(value: Any) -> Any:
+    from great_expectations.util import convert_to_json_serializable
+
+    # GX's converter keeps NaN/inf (e.g. a null in partial_unexpected_list); JSON has no such values.
+    return json.loads(json.dumps(convert_to_json_serializable(value)), parse_constant=lambda _: None)
+
+
+def run_suite(
+    suite_name: str, df: pd.DataFrame, checks: Sequence[Check], *, context=None
+) -> list[CheckResult]:
+    """Validate ``df`` against ``checks``: one CheckResult per check, in the given order.
+
+    ValueError for bad specs (raised before GX runs); ValidationError when GX itself failed.
+    GX only sees the columns the checks name.
+    """
+    if not checks:
+        raise ValueError(f"suite {suite_name!r} has no checks")
+    gx = _gx()
+    _build_suite(suite_name, checks)  # validate the specs before touching any context
+    wanted = [c for ch in checks for k in SUPPORTED[ch.expectation]
+              for c in ([ch.kwargs[k]] if k == "column" else ch.kwargs.get(k, []))]
+    # Absent columns are left for GX to trip over, so they surface as ValidationError.
+    frame = df[[c for c in dict.fromkeys(wanted) if c in df.columns]]
+
+    with _lock:
+        ctx = context if context is not None else _shared_context()
+        # One datasource per call: its execution engine caches every batch and resolved metric
+        # (~30 MB per call at 1e6 rows) and only dropping the datasource frees them. The unique
+        # name also keeps calls from clashing in the long-lived shared context.
+        name = f"{suite_name}-{uuid.uuid4().hex[:12]}"
+        try:
+            asset = ctx.data_sources.add_pandas(name).add_dataframe_asset("frame")
+            suite = ctx.suites.add(_build_suite(name, checks))
+            definition = ctx.validation_definitions.add(gx.ValidationDefinition(
+                name=name, data=asset.add_batch_definition_whole_dataframe("whole"), suite=suite))
+            outcome = definition.run(batch_parameters={"dataframe": frame}, result_format="SUMMARY")
+        finally:
+            _forget(ctx, name)
+
+    by_check: dict[str, Any] = {}
+    errors: list[str] = []
+    for evr in outcome.results:
+        check_name = (getattr(evr.expectation_config, "meta", None) or {}).get(_META_KEY)
+        if check_name in by_check or check_name not in {c.name for c in checks}:
+            errors.append(f"unexpected GX result for {check_name!r}")
+        by_check[check_name] = evr
+        errors += [f"{check_name}: {m}" for m in _exception_messages(evr.exception_info)]
+        if evr.success not in (True, False):  # numpy bools compare equal, None does not
+            errors.append(f"{check_name}: GX returned success={evr.success!r}")
+    errors += [f"{c.name}: no result from GX" for c in checks if c.name not in by_check]
+    if errors:
+        raise ValidationError(f"suite {suite_name!r}: GX could not evaluate: " + "; ".join(errors))
+
+    results = []
+    for check in checks:
+        evr, res = by_check[check.name], _json_safe(by_check[check.name].result or {})
+        results.append(CheckResult(
+            suite=suite_name, check_name=check.name, expectation=check.expectation,
+            severity=check.severity, success=bool(evr.success), observed_value=res.get("observed_value"),
+            unexpected_count=res.get("unexpected_count"), element_count=res.get("element_count"),
+            details={"kwargs": _json_safe(check.kwargs), "description": check.description, "result": res},
+        ))
+    return results
+
+
+def _forget(ctx, name: str) -> None:
+    for remove in (ctx.validation_definitions.delete, ctx.suites.delete, ctx.data_sources.delete):
+        with contextlib.suppress(Exception):  # not created if the run failed early
+            remove(name)
+    store = ctx.validation_results_store  # in-memory; would grow with every call
+    for key in store.list_keys():
+        if key.expectation_suite_identifier.name == name:
+            store.remove_key(key)
+
+
+def build_data_docs(results_by_suite: Mapping[str, Sequence[CheckResult]], out_dir: str | Path) -> Path:
+    """Render GX Data Docs of run_suite results into ``out_dir``; return its index.html.
+
+    A fresh in-memory context is loaded with suites and validation results rebuilt from the
+    CheckResults, so the site lists exactly these suites and nothing lands outside ``out_dir``.
+    """
+    gx = _gx()
+    from great_expectations.core import ExpectationSuiteValidationResult, ExpectationValidationResult
+    from great_expectations.core.run_identifier import RunIdentifier
+    from great_expectations.data_context.data_context.context_factory import project_manager
+    from great_expectations.data_context.types import resource_identifiers as ids
+    from great_expectations.exceptions import DataContextRequiredError
+    from great_expectations.validator.validation_statistics import calc_validation_statistics
+
+    out, pages = Path(out_dir).resolve(), {}
+    with _lock:
+        try:  # get_context() below repoints GX's process-wide "current" context; put it back after
+            previous = project_manager.get_current_project()
+        except DataContextRequiredError:
+            previous = None
+        ctx = _new_context()
+        try:
+            ctx.add_data_docs_site("riskwatch", {
+                "class_name": "SiteBuilder",
+                "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(out)},
+                "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+            })
+            run_id = RunIdentifier(run_name="riskwatch", run_time=dt.datetime.now(dt.UTC))
+            for name, results in results_by_suite.items():
+                suite = ctx.suites.add(_build_suite(name, [Check(
+                    r.check_name, r.expectation, r.details.get("kwargs", {}), r.severity,
+                    r.details.get("description", "")) for r in results]))
+                evrs = [ExpectationValidationResult(success=r.success, expectation_config=e.configuration,
+                                                    result=r.details.get("result", {}))
+                        for r, e in zip(results, suite.expectations, strict=True)]
+                stats = calc_validation_statistics(evrs)._asdict()
+                key = ids.ValidationResultIdentifier(ids.ExpectationSuiteIdentifier(name), run_id, name)
+                ctx.validation_results_store.set(key, ExpectationSuiteValidationResult(
+                    success=stats.pop("success"), results=evrs, suite_name=name, statistics=stats,
+                    meta={"run_id": run_id, "great_expectations_version": gx.__version__}))
+                pages[name] = "/".join(("validations", *key.to_tuple())) + ".html"
+            ctx.build_data_docs(site_names=["riskwatch"])
+        finally:
+            project_manager.set_project(previous)
+
+    # GX only logs page-rendering errors, so make sure every suite really got its page.
+    index = out / "index.html"
+    html = index.read_text(encoding="utf-8") if index.exists() else ""
+    missing = [s for s, page in pages.items() if page not in html or not (out / page).is_file()]
+    if not html or missing:
+        raise RuntimeError(f"data docs in {out} lack suites {missing or list(results_by_suite)}")
+    return index
