@@ -12,10 +12,9 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
-import yaml
 
-from warehouse import readfile
-from warehouse.canonical import COLUMNS, CONTENT
+from warehouse import batch_checks, deletions, readfile, row_checks, versions
+from warehouse.canonical import COLUMNS
 from warehouse.countries import resolve_new_names
 from warehouse.readfile import IngestRefused
 from warehouse.sources.mapping import (
@@ -51,19 +50,14 @@ class IngestResult:
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+    def summary(self) -> str:
+        return (f"read {self.rows_read}, inserted {self.inserted}, updated {self.updated}, "
+                f"unchanged {self.unchanged}, rejected {self.rejected}"
+                + (f", deleted {self.deleted}" if self.kind == "deletions" else ""))
 
-def row_checks() -> list[dict[str, str]]:
-    return yaml.safe_load(_CHECKS.read_text(encoding="utf-8"))["row_checks"]
 
 
-def reason_sql(as_of: dt.date) -> str:
-    whens = []
-    for check in row_checks():
-        fails = check["fails"].replace("{as_of}", as_of.isoformat())
-        message = check["message"].replace("{as_of}", as_of.isoformat())
-        label = literal(f"{check['expectation']}({check['column']}): ")
-        whens.append(f"WHEN coalesce({fails}, false) THEN {label} || coalesce({message}, '?')")
-    return "CASE " + " ".join(whens) + " END"
+
 
 
 def _now(con: duckdb.DuckDBPyConnection) -> dt.datetime:
@@ -110,7 +104,7 @@ def ingest_file(
         run.run_id = _record_run(con, run, sha, started)
         tag = f"{run.run_id}_{next(_tags)}"
         if kind == "deletions":
-            _load_deletions(con, path, header, mapping, run, tag, started)
+            deletions.load_deletions(con, path, header, mapping, run, tag, started)
         else:
             _load_events(con, path, header, mapping, run, tag, started, as_of or dt.date.today(), defaults,
                          max_reject_fraction)
@@ -160,66 +154,23 @@ def _load_events(con, path, header, mapping: Mapping, run, tag, now, as_of, defa
     resolve_new_names(con, "SELECT country FROM _stage")
     con.execute(
         f"CREATE TEMP TABLE _checked AS SELECT s.*, cn.iso3 AS country_iso3, "
-        f"coalesce({reason_sql(as_of)}, CASE WHEN row_number() OVER (PARTITION BY s.source_event_id "
+        f"coalesce({row_checks.reason_sql(as_of)}, CASE WHEN row_number() OVER (PARTITION BY s.source_event_id "
         f"ORDER BY s.source_updated_at DESC NULLS LAST, s._rec) > 1 THEN "
         f"'expect_column_values_to_be_unique(source_event_id): id ''' || s.source_event_id || "
         f"''' appears again earlier in the file with a newer or equal revision; that one is kept' END) AS _reason "
         f"FROM _stage s LEFT JOIN country_names cn ON cn.name = s.country"
     )
-    bad_rows = _quarantine(con, path, mapping.name, cols, malformed, run)
+    bad_rows = row_checks.quarantine(con, path, mapping.name, cols, malformed, run)
     run.rows_read = con.execute("SELECT count(*) FROM _checked").fetchone()[0] + bad_rows
     run.rejected = bad_rows + con.execute("SELECT count(*) FROM _checked WHERE _reason IS NOT NULL").fetchone()[0]
-    if run.rows_read and run.rejected / run.rows_read > max_reject_fraction:
-        raise IngestRefused(
-            f"{path}: {run.rejected} of {run.rows_read} rows ({run.rejected / run.rows_read:.0%}) fail checks, "
-            f"over the {max_reject_fraction:.0%} limit; nothing loaded (see the reasons with --dry-run or fix "
-            f"the file). First: {_first_reason(con)}"
-        )
+    batch_checks.check_batch(con, path, run, max_reject_fraction=max_reject_fraction)
     _upsert(con, mapping.name, path, run, now)
 
 
-def _first_reason(con) -> str:
-    row = con.execute("SELECT reason FROM _rejects ORDER BY line LIMIT 1").fetchone()
-    return row[0] if row else "?"
 
 
-def _quarantine(con, path, source, cols, malformed, run) -> int:
-    """Write rejected rows with reason, file, source line and raw text; return the malformed count."""
-    skipped: dict[int, tuple[str, str]] = {}
-    if malformed:
-        for line, csv_line, err in con.execute(
-            f"SELECT line, csv_line, error_type || ': ' || error_message FROM {malformed}"
-        ).fetchall():
-            skipped[int(line)] = (csv_line.strip("\r\n"), err.splitlines()[0][:300])
-    bad = con.execute("SELECT _rec FROM _checked WHERE _reason IS NOT NULL").fetchall()
-    lines = readfile.source_lines(path, {r for (r,) in bad}, set(skipped))
-    con.execute("CREATE TEMP TABLE _lines (rec BIGINT, line BIGINT)")
-    if lines:
-        con.executemany("INSERT INTO _lines VALUES (?, ?)", list(lines.items()))
-    raw_json = "to_json(struct_pack(" + ", ".join(f"{ident(c)} := r.{ident(c)}" for c in cols) + "))"
-    con.execute(
-        f"CREATE TEMP TABLE _rejects AS SELECT coalesce(l.line, c._rec + 1) AS line, c._reason AS reason, "
-        f"CAST({raw_json} AS VARCHAR) AS raw FROM _checked c JOIN _raw r USING (_rec) "
-        f"LEFT JOIN _lines l ON l.rec = c._rec WHERE c._reason IS NOT NULL"
-    )
-    if skipped:
-        con.executemany(
-            "INSERT INTO _rejects VALUES (?, ?, ?)",
-            [(line, f"malformed CSV row: {err}", raw) for line, (raw, err) in skipped.items()],
-        )
-    # A corrected re-export can repeat an old bad row: keep one record of each rejection.
-    con.execute(
-        "INSERT INTO rejected_rows SELECT ?, ?, r.line, r.reason, r.raw, ?, CAST(current_timestamp AS TIMESTAMP) "
-        "FROM _rejects r WHERE NOT EXISTS (SELECT 1 FROM rejected_rows x WHERE x.source = ? AND x.file = ? "
-        "AND x.line = r.line AND x.reason = r.reason AND x.raw IS NOT DISTINCT FROM r.raw)",
-        [source, str(path), run.run_id, source, str(path)],
-    )
-    return len(skipped)
 
 
-def _hash_sql(prefix: str = "") -> str:
-    parts = ", ".join(f"coalesce(CAST({prefix}{c} AS VARCHAR), '\x01')" for c in CONTENT)
-    return f"md5(concat_ws('\x1f', {parts}))"
 
 
 def _upsert(con, source: str, path: Path, run: IngestResult, now: dt.datetime) -> None:
@@ -230,7 +181,7 @@ def _upsert(con, source: str, path: Path, run: IngestResult, now: dt.datetime) -
         f"CREATE TEMP TABLE _good AS SELECT {literal(source)} || ':' || source_event_id AS incident_id, "
         f"{literal(source)} AS source, {select}, _rec FROM _checked WHERE _reason IS NULL"
     )
-    con.execute(f"ALTER TABLE _good ADD COLUMN row_hash VARCHAR; UPDATE _good SET row_hash = {_hash_sql()}")
+    con.execute(f"ALTER TABLE _good ADD COLUMN row_hash VARCHAR; UPDATE _good SET row_hash = {versions.hash_sql()}")
     # Newer revision time wins; equal or older is ignored. Without revision times, changed content wins.
     con.execute(
         "CREATE TEMP TABLE _diff AS SELECT g.incident_id, CASE "
@@ -244,7 +195,7 @@ def _upsert(con, source: str, path: Path, run: IngestResult, now: dt.datetime) -
     counts = dict(con.execute("SELECT action, count(*) FROM _diff GROUP BY action").fetchall())
     run.inserted, run.updated, run.unchanged = (counts.get(k, 0) for k in ("insert", "update", "unchanged"))
     if run.updated:
-        _supersede(con, "SELECT incident_id FROM _diff WHERE action = 'update'", now)
+        versions.supersede(con, "SELECT incident_id FROM _diff WHERE action = 'update'", now)
     if run.inserted or run.updated:
         cols = ", ".join(data_cols)
         con.execute(
@@ -255,46 +206,9 @@ def _upsert(con, source: str, path: Path, run: IngestResult, now: dt.datetime) -
             f"FROM _good g JOIN _diff d USING (incident_id) WHERE d.action IN ('insert', 'update')",
             {"now": now, "run": run.run_id, "file": str(path)},
         )
-    run.message = _summary(run)
+    run.message = run.summary()
 
 
-def _supersede(con, ids_sql: str, now: dt.datetime) -> None:
-    """Move the current versions of `ids_sql` to incident_history, closed at `now`."""
-    con.execute(
-        f"INSERT INTO incident_history SELECT *, $now AS valid_to FROM incident_current "
-        f"WHERE incident_id IN ({ids_sql})",
-        {"now": now},
-    )
-    con.execute(f"DELETE FROM incident_current WHERE incident_id IN ({ids_sql})")
 
 
-def _load_deletions(con, path: Path, header: list[str], mapping: Mapping, run: IngestResult, tag: str,
-                    now: dt.datetime) -> None:
-    dele = mapping.deletions
-    cols, _ = readfile.load_raw(con, path, "_raw", tag, header)
-    deleted_at = stage_projection(
-        Mapping(name="d", columns={"source_event_id": dele.id, "source_updated_at": dele.deleted_at}), cols
-    )
-    con.execute(f"CREATE TEMP TABLE _del AS SELECT {literal(mapping.name)} || ':' || source_event_id AS incident_id, "
-                f"source_updated_at AS deleted_at FROM (SELECT {deleted_at} FROM _raw)")
-    run.rows_read = con.execute("SELECT count(*) FROM _del").fetchone()[0]
-    con.execute(
-        "CREATE TEMP TABLE _gone AS SELECT c.incident_id, max(d.deleted_at) AS deleted_at FROM incident_current c "
-        "JOIN _del d USING (incident_id) WHERE NOT c.is_deleted AND d.deleted_at IS NOT NULL AND "
-        "(c.source_updated_at IS NULL OR c.source_updated_at < d.deleted_at) GROUP BY c.incident_id"
-    )
-    run.deleted = con.execute("SELECT count(*) FROM _gone").fetchone()[0]
-    run.rejected = con.execute("SELECT count(*) FROM _del WHERE deleted_at IS NULL").fetchone()[0]
-    run.unchanged = run.rows_read - run.deleted - run.rejected
-    if run.deleted:
-        con.execute("CREATE TEMP TABLE _tomb AS SELECT c.* REPLACE (true AS is_deleted, g.deleted_at AS "
-                    "source_updated_at, $now AS valid_from, $run AS ingest_run_id) FROM incident_current c "
-                    "JOIN _gone g USING (incident_id)", {"now": now, "run": run.run_id})
-        _supersede(con, "SELECT incident_id FROM _gone", now)
-        con.execute("INSERT INTO incident_current SELECT * FROM _tomb")
-    run.message = _summary(run)
 
-
-def _summary(run: IngestResult) -> str:
-    return (f"read {run.rows_read}, inserted {run.inserted}, updated {run.updated}, unchanged {run.unchanged}, "
-            f"rejected {run.rejected}" + (f", deleted {run.deleted}" if run.kind == "deletions" else ""))

@@ -7,7 +7,7 @@ import datetime as dt
 import pytest
 
 from tests.conftest import ACLED_COLUMNS, acled_row, write_csv
-from warehouse import load
+from warehouse import versions
 from warehouse.load import IngestRefused, ingest_file
 
 AS_OF = dt.date(2025, 12, 31)
@@ -156,7 +156,7 @@ def test_refused_file_leaves_warehouse_unchanged(con, tmp_path, content, message
 
 def test_too_many_rejected_rows_refuse_the_whole_file(con, tmp_path):
     rows = [acled_row(event_id_cnty=f"PAK{i}", latitude="999" if i % 2 else "24.9") for i in range(8)]
-    with pytest.raises(IngestRefused, match=r"4 of 8 rows \(50%\) fail checks"):
+    with pytest.raises(IngestRefused, match=r"4 of 8 rows \(50%\) fail checks, over the 25% limit"):
         ingest_file(con, write_csv(tmp_path / "half.csv", rows), "acled", as_of=AS_OF)
     assert con.execute("SELECT count(*) FROM incident_current").fetchone() == (0,)
     assert con.execute("SELECT count(*) FROM rejected_rows").fetchone() == (0,)
@@ -167,13 +167,13 @@ def test_crash_in_the_middle_of_a_load_leaves_warehouse_unchanged(con, tmp_path,
     ingest_file(con, write_csv(tmp_path / "v1.csv", [acled_row(event_id_cnty=f"PAK{i}") for i in range(10)]),
                 "acled", as_of=AS_OF)
     before = snapshot(con)
-    real = load._supersede
+    real = versions.supersede
 
     def crash_after_history_written(*args, **kwargs):
         real(*args, **kwargs)   # half done: history written, current rows deleted
         raise RuntimeError("power cut")
 
-    monkeypatch.setattr(load, "_supersede", crash_after_history_written)
+    monkeypatch.setattr(versions, "supersede", crash_after_history_written)
     revised = [acled_row(event_id_cnty=f"PAK{i}", fatalities="7", timestamp="1739000000") for i in range(10)]
     revised += [acled_row(event_id_cnty=f"NEW{i}") for i in range(10)]
     with pytest.raises(RuntimeError, match="power cut"):
@@ -181,7 +181,7 @@ def test_crash_in_the_middle_of_a_load_leaves_warehouse_unchanged(con, tmp_path,
     assert snapshot(con) == before
     assert con.execute("SELECT status, message FROM ingest_runs ORDER BY run_id DESC LIMIT 1").fetchone() == (
         "failed", "power cut")
-    monkeypatch.setattr(load, "_supersede", real)
+    monkeypatch.setattr(versions, "supersede", real)
     run = ingest_file(con, tmp_path / "v2.csv", "acled", as_of=AS_OF)
     assert (run.inserted, run.updated) == (10, 10)
 

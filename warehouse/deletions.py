@@ -1,0 +1,36 @@
+"""ACLED-style deletions files: (id, deleted_timestamp) rows that retire incidents."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+from warehouse import readfile, versions
+from warehouse.sources.mapping import Mapping, literal, stage_projection
+
+
+def load_deletions(con, path: Path, header: list[str], mapping: Mapping, run, tag: str,
+                    now: dt.datetime) -> None:
+    dele = mapping.deletions
+    cols, _ = readfile.load_raw(con, path, "_raw", tag, header)
+    deleted_at = stage_projection(
+        Mapping(name="d", columns={"source_event_id": dele.id, "source_updated_at": dele.deleted_at}), cols
+    )
+    con.execute(f"CREATE TEMP TABLE _del AS SELECT {literal(mapping.name)} || ':' || source_event_id AS incident_id, "
+                f"source_updated_at AS deleted_at FROM (SELECT {deleted_at} FROM _raw)")
+    run.rows_read = con.execute("SELECT count(*) FROM _del").fetchone()[0]
+    con.execute(
+        "CREATE TEMP TABLE _gone AS SELECT c.incident_id, max(d.deleted_at) AS deleted_at FROM incident_current c "
+        "JOIN _del d USING (incident_id) WHERE NOT c.is_deleted AND d.deleted_at IS NOT NULL AND "
+        "(c.source_updated_at IS NULL OR c.source_updated_at < d.deleted_at) GROUP BY c.incident_id"
+    )
+    run.deleted = con.execute("SELECT count(*) FROM _gone").fetchone()[0]
+    run.rejected = con.execute("SELECT count(*) FROM _del WHERE deleted_at IS NULL").fetchone()[0]
+    run.unchanged = run.rows_read - run.deleted - run.rejected
+    if run.deleted:
+        con.execute("CREATE TEMP TABLE _tomb AS SELECT c.* REPLACE (true AS is_deleted, g.deleted_at AS "
+                    "source_updated_at, $now AS valid_from, $run AS ingest_run_id) FROM incident_current c "
+                    "JOIN _gone g USING (incident_id)", {"now": now, "run": run.run_id})
+        versions.supersede(con, "SELECT incident_id FROM _gone", now)
+        con.execute("INSERT INTO incident_current SELECT * FROM _tomb")
+    run.message = run.summary()
