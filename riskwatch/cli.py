@@ -162,6 +162,54 @@ def _print_query(con: duckdb.DuckDBPyConnection, query: str, fmt: str, fail: boo
         click.echo(render(columns, rows, fmt))
 
 
+@cli.command()
+@as_of_option
+@click.option("--full", is_flag=True, help="Recompute every period instead of only those touched since the last run.")
+@click.pass_obj
+def indicators(settings: Settings, as_of: dt.datetime | None, full: bool) -> None:
+    """Tag incidents, link cross-source duplicates and compute indicator values (incremental by default).
+
+    \b
+    Examples:
+      riskwatch indicators
+      riskwatch indicators --as-of 2024-11-10
+      riskwatch sql "SELECT * FROM indicator_values WHERE indicator = 'chinese_nationals_attacks' AND value > 0"
+    """
+    from indicators.refresh import refresh
+
+    con = open_writer(settings)
+    result = refresh(con, as_date(as_of), watched=settings.watched_countries, full=full)
+    click.echo(result.summary())
+    con.close()
+
+
+@cli.command()
+@click.option("--from", "since", type=click.DateTime(["%Y-%m-%d"]), required=True, help="First day to recompute.")
+@as_of_option
+@click.pass_obj
+def backfill(settings: Settings, since: dt.datetime, as_of: dt.datetime | None) -> None:
+    """Recompute every indicator period since --from and record past breaches as resolved alerts (never emails).
+
+    \b
+    Examples:
+      riskwatch backfill --from 2018-01-01
+      riskwatch backfill --from 2024-01-01 --as-of 2024-11-10
+    """
+    from indicators.refresh import refresh
+
+    con = open_writer(settings)
+    result = refresh(con, as_date(as_of), watched=settings.watched_countries, since=since.date())
+    click.echo(result.summary())
+    try:
+        from flows.alerting import evaluate_alerts
+    except ImportError:  # alerting not installed in this build
+        con.close()
+        return
+    summary = evaluate_alerts(con, as_date(as_of), settings, backfill=True)
+    click.echo(f"alerts backfilled (no emails): {summary}")
+    con.close()
+
+
 def main() -> None:
     cli(prog_name="riskwatch")
 

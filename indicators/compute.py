@@ -1,0 +1,180 @@
+"""Computing indicator_values from the definitions: zero-filled periods, incremental after ingests."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import duckdb
+
+from indicators import asof, dedup, tags
+from indicators.definitions import GRAINS, Definition, definitions_hash, load_definitions
+
+
+@dataclass
+class ComputeResult:
+    mode: str                 # full | incremental | unchanged
+    as_of: dt.date
+    periods_recomputed: int = 0
+    values_written: int = 0
+    past_values_changed: int = 0
+    used_history: bool = False
+
+
+def _state(con) -> tuple | None:
+    return con.execute("SELECT refreshed_at, as_of, definitions_hash FROM refresh_state "
+                       "WHERE component = 'indicators'").fetchone()
+
+
+def compute_indicators(
+    con: duckdb.DuckDBPyConnection,
+    as_of: dt.date,
+    *,
+    watched: list[str],
+    full: bool = False,
+    since: dt.date | None = None,
+    definitions: dict[str, Definition] | None = None,
+) -> ComputeResult:
+    """Bring indicator_value_rows up to date for `as_of` in one transaction (see README "Indicators")."""
+    defs = definitions or load_definitions()
+    con.execute("BEGIN TRANSACTION")
+    try:
+        history = asof.prepare(con, as_of, watched)
+        digest = definitions_hash(defs, tags.rules_hash(tags.load_rules()), dedup.config_hash(), ",".join(watched))
+        digest += ":h" if history else ""
+        state = _state(con)
+        mode = "full" if (full or state is None or state[2] != digest or as_of < state[1] or history) else "incremental"
+        result = ComputeResult(mode=mode, as_of=as_of, used_history=history)
+        seen_until = con.execute("SELECT max(valid_from) FROM incident_current").fetchone()[0] or dt.datetime.min
+        if mode == "incremental":
+            _touched_days(con, state[0], state[1], as_of, since)
+        for d in defs.values():
+            for grain in d.grains:
+                if d.kind == "events":
+                    _refresh_events(con, d, grain, as_of, mode, result)
+            if d.kind == "derived":
+                _refresh_derived(con, d, as_of, result)
+        if mode == "incremental" and not result.periods_recomputed and state[1] == as_of:
+            result.mode = "unchanged"
+        con.execute(
+            "INSERT OR REPLACE INTO refresh_state VALUES ('indicators', ?, ?, ?)", [seen_until, as_of, digest]
+        )
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    return result
+
+
+def _touched_days(con, refreshed_at, prev_as_of: dt.date, as_of: dt.date, since: dt.date | None) -> None:
+    """Days whose periods need recomputing: every version ingested or superseded since the last refresh
+    (old and new dates), +-1 day for cross-source duplicates, days entering the window, and --from."""
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE _touched_days AS "
+        "SELECT DISTINCT unnest([event_date - 1, event_date, event_date + 1]) AS day FROM incident_versions "
+        "WHERE valid_from > $seen OR valid_to > $seen "
+        "UNION SELECT CAST(unnest(generate_series($prev + 1, $asof, INTERVAL 1 DAY)) AS DATE) "
+        "UNION SELECT CAST(unnest(generate_series(coalesce($since, $asof + 1), $asof, INTERVAL 1 DAY)) AS DATE)",
+        {"seen": refreshed_at, "prev": prev_as_of, "asof": as_of, "since": since},
+    )
+
+
+def _period_sql(grain: str, col: str = "event_date") -> str:
+    return f"CAST(date_trunc('{grain}', {col}) AS DATE)"
+
+
+def _refresh_events(con, d: Definition, grain: str, as_of: dt.date, mode: str, result: ComputeResult) -> None:
+    step = GRAINS[grain]
+    key = {"ind": d.name, "grain": grain, "asof": as_of}
+    scope = ""
+    if mode == "incremental":
+        con.execute(f"CREATE OR REPLACE TEMP TABLE _periods AS SELECT DISTINCT {_period_sql(grain, 'day')} AS p "
+                    f"FROM _touched_days WHERE day <= $asof", {"asof": as_of})
+        scope = "AND period_start IN (SELECT p FROM _periods)"
+        periods = con.execute("SELECT count(*) FROM _periods").fetchone()[0]
+        if not periods:
+            _zero_fill(con, d.name, grain, step, as_of)
+            return
+        result.periods_recomputed += periods
+    agg = "count(*)" if d.aggregate == "count" else "sum(value)"
+    # Each real event once per series, whatever number of sources report it.
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE _new AS SELECT series, period_start, CAST({agg} AS DOUBLE) AS value FROM ("
+        f"  SELECT series, {_period_sql(grain)} AS period_start, max(value) AS value FROM ({d.sql}) q "
+        f"  WHERE series IS NOT NULL AND event_date <= $asof GROUP BY series, event_key, event_date"
+        f") WHERE true {scope} GROUP BY ALL",
+        {"asof": as_of},
+    )
+    old = f"FROM indicator_value_rows WHERE indicator = $ind AND grain = $grain {scope}"
+    if mode == "incremental":
+        result.past_values_changed += con.execute(
+            f"INSERT INTO indicator_revisions SELECT $ind, series, $grain, period_start, o.value, n.value, "
+            f"CAST(current_timestamp AS TIMESTAMP), $asof FROM (SELECT series, period_start, value {old}) o "
+            f"FULL JOIN _new n USING (series, period_start) WHERE coalesce(o.value, 0) <> coalesce(n.value, 0) "
+            f"AND period_start + {step} <= $asof + 1",
+            key,
+        ).fetchone()[0]
+    con.execute(f"DELETE {old}", {"ind": d.name, "grain": grain})
+    con.execute(
+        f"INSERT INTO indicator_value_rows SELECT $ind, series, $grain, period_start, "
+        f"CAST(period_start + {step} - INTERVAL 1 DAY AS DATE), value, period_start + {step} <= $asof + 1, "
+        f"CAST(current_timestamp AS TIMESTAMP), $asof FROM _new",
+        key,
+    )
+    result.values_written += con.execute("SELECT count(*) FROM _new").fetchone()[0]
+    _zero_fill(con, d.name, grain, step, as_of)
+
+
+def _zero_fill(con, name: str, grain: str, step: str, as_of: dt.date) -> None:
+    """Every period from each series' first to the one holding as_of; flags and as_of brought current."""
+    key = {"ind": name, "grain": grain, "asof": as_of}
+    con.execute("DELETE FROM indicator_value_rows WHERE indicator = $ind AND grain = $grain AND period_start > $asof",
+                key)
+    con.execute(
+        f"INSERT INTO indicator_value_rows SELECT $ind, g.series, $grain, g.p, "
+        f"CAST(g.p + {step} - INTERVAL 1 DAY AS DATE), 0, g.p + {step} <= $asof + 1, "
+        f"CAST(current_timestamp AS TIMESTAMP), $asof FROM ("
+        f"  SELECT series, CAST(unnest(generate_series(min(period_start), {_period_sql(grain, '$asof')}, "
+        f"  {step})) AS DATE) AS p FROM indicator_value_rows WHERE indicator = $ind AND grain = $grain GROUP BY series"
+        f") g ANTI JOIN (SELECT series, period_start AS p FROM indicator_value_rows "
+        f"  WHERE indicator = $ind AND grain = $grain) USING (series, p)",
+        key,
+    )
+    con.execute(
+        f"UPDATE indicator_value_rows SET is_complete = period_start + {step} <= $asof + 1, as_of = $asof "
+        f"WHERE indicator = $ind AND grain = $grain AND (as_of <> $asof OR is_complete <> (period_start + {step} "
+        f"<= $asof + 1))",
+        key,
+    )
+
+
+def _refresh_derived(con, d: Definition, as_of: dt.date, result: ComputeResult) -> None:
+    con.execute("DELETE FROM indicator_value_rows WHERE indicator = ?", [d.name])
+    steps = " ".join(f"WHEN '{g}' THEN {s}" for g, s in GRAINS.items())
+    con.execute(
+        f"INSERT INTO indicator_value_rows SELECT $ind, series, grain, period_start, "
+        f"CAST(period_start + (CASE grain {steps} END) - INTERVAL 1 DAY AS DATE), coalesce(value, 0), "
+        f"period_start + (CASE grain {steps} END) <= $asof + 1, CAST(current_timestamp AS TIMESTAMP), $asof "
+        f"FROM ({d.sql}) q WHERE period_start <= $asof",
+        {"ind": d.name, "asof": as_of},
+    )
+    result.values_written += con.execute(
+        "SELECT count(*) FROM indicator_value_rows WHERE indicator = ?", [d.name]).fetchone()[0]
+
+
+def incidents_behind(
+    con: duckdb.DuckDBPyConnection, definition: Definition, series: str, grain: str, period_start: dt.date,
+    as_of: dt.date, watched: list[str],
+) -> list[dict]:
+    """The incidents that make up one value: one row per real event (the record kept), oldest first."""
+    asof.prepare(con, as_of, watched)
+    cur = con.execute(
+        f"SELECT e.incident_id, e.event_date, e.country, e.admin1, e.admin2, e.location, e.actor1, e.actor2, "
+        f"e.fatalities, e.notes, e.source, e.source_reference, e.source_url, e.event_type, e.sub_event_type "
+        f"FROM (SELECT DISTINCT event_key FROM ({definition.sql}) q WHERE series = $series "
+        f"AND {_period_sql(grain)} = $period AND event_date <= $asof) k "
+        f"JOIN events e ON e.incident_id = k.event_key ORDER BY e.event_date, e.incident_id",
+        {"series": series, "period": period_start, "asof": as_of},
+    )
+    cols = [d[0] for d in cur.description]
+    return [dict(zip(cols, row, strict=True)) for row in cur.fetchall()]

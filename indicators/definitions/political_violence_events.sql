@@ -1,0 +1,5 @@
+-- Political violence excludes demonstrations and strategic developments (ACLED's non-violent types).
+SELECT e.country_iso3 || ':' || coalesce(e.admin1, 'unknown') AS series, e.event_key, e.event_date, 1 AS value
+FROM events e
+WHERE e.country_iso3 IN (SELECT iso3 FROM watched_countries)
+  AND coalesce(e.event_type, '') NOT IN ('Protests', 'Riots', 'Strategic developments')

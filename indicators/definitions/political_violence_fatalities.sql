@@ -1,0 +1,5 @@
+SELECT e.country_iso3 || ':' || coalesce(e.admin1, 'unknown') AS series, e.event_key, e.event_date,
+       coalesce(e.fatalities, 0) AS value
+FROM events e
+WHERE e.country_iso3 IN (SELECT iso3 FROM watched_countries)
+  AND coalesce(e.event_type, '') NOT IN ('Protests', 'Riots', 'Strategic developments')
