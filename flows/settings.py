@@ -18,6 +18,7 @@ class Settings:
     warehouse: Path = Path(DEFAULT_WAREHOUSE)
     config: dict[str, Any] = field(default_factory=dict)
     environ: dict[str, str] = field(default_factory=dict, repr=False)
+    config_path: str | None = None
 
     def get(self, dotted: str, default: Any = None) -> Any:
         node: Any = self.config

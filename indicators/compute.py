@@ -43,7 +43,9 @@ def compute_indicators(
         digest = definitions_hash(defs, tags.rules_hash(tags.load_rules()), dedup.config_hash(), ",".join(watched))
         digest += ":h" if history else ""
         state = _state(con)
-        mode = "full" if (full or state is None or state[2] != digest or as_of < state[1] or history) else "incremental"
+        # With revisions after the as-of date in play, moving the date changes which versions count: redo all.
+        stale = state is None or state[2] != digest or as_of < state[1] or (history and as_of != state[1])
+        mode = "full" if (full or stale) else "incremental"
         result = ComputeResult(mode=mode, as_of=as_of, used_history=history)
         seen_until = con.execute("SELECT max(valid_from) FROM incident_current").fetchone()[0] or dt.datetime.min
         if mode == "incremental":

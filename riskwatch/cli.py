@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 import sys
 from pathlib import Path
 
@@ -42,10 +43,23 @@ def open_writer(settings: Settings) -> duckdb.DuckDBPyConnection:
 
 
 def open_reader(settings: Settings) -> duckdb.DuckDBPyConnection:
+    """Read-only; while a run holds the file, the snapshot it published after its last step."""
+    from warehouse.snapshot import snapshot_path
+
     try:
         return db.connect(settings.warehouse, read_only=True)
-    except (db.WarehouseBusy, db.WarehouseMissing) as exc:
+    except db.WarehouseMissing as exc:
         raise Fail(str(exc)) from exc
+    except db.WarehouseBusy as exc:
+        snap = snapshot_path(settings.warehouse)
+        if not snap.is_file():
+            raise Fail(str(exc)) from exc
+        click.echo(f"note: a run is writing {settings.warehouse}; reading its last snapshot "
+                   f"({dt.datetime.fromtimestamp(snap.stat().st_mtime):%Y-%m-%d %H:%M})", err=True)
+        try:
+            return db.connect(snap, read_only=True)
+        except db.WarehouseBusy as again:
+            raise Fail(str(exc)) from again
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -64,6 +78,7 @@ def cli(ctx: click.Context, warehouse: str, config: str | None) -> None:
       riskwatch sql "SELECT source, count(*) FROM incidents GROUP BY source"
     """
     ctx.obj = load_settings(warehouse=warehouse, config_path=config)
+    ctx.obj.config_path = config
 
 
 @cli.command()
@@ -195,22 +210,131 @@ def backfill(settings: Settings, since: dt.datetime, as_of: dt.datetime | None) 
       riskwatch backfill --from 2018-01-01
       riskwatch backfill --from 2024-01-01 --as-of 2024-11-10
     """
+    from flows.alerting import evaluate_alerts
     from indicators.refresh import refresh
 
     con = open_writer(settings)
     result = refresh(con, as_date(as_of), watched=settings.watched_countries, since=since.date())
     click.echo(result.summary())
-    try:
-        from flows.alerting import evaluate_alerts
-    except ImportError:  # alerting not installed in this build
-        con.close()
-        return
-    summary = evaluate_alerts(con, as_date(as_of), settings, backfill=True)
-    click.echo(f"alerts backfilled (no emails): {summary}")
+    run = evaluate_alerts(con, as_date(as_of), settings, backfill=True)
+    click.echo(f"alert history recorded (no emails sent): {run.past_breaches} past breach(es), {run.firing} firing now")
     con.close()
 
 
+@cli.command()
+@as_of_option
+@click.option("--no-report", is_flag=True, help="Skip the weekly report step.")
+@click.pass_obj
+def run(settings: Settings, as_of: dt.datetime | None, no_report: bool) -> None:
+    """Run the whole pipeline (ingest inbox -> refresh -> validate -> alerts -> report) as one Prefect flow.
+
+    Uses Prefect's ephemeral API unless PREFECT_API_URL points at a server.
+
+    \b
+    Examples:
+      riskwatch run
+      riskwatch run --as-of 2024-11-10 --no-report
+    """
+    from flows.pipeline import pipeline
+
+    summary = pipeline(warehouse=str(settings.warehouse), as_of=as_date(as_of).isoformat(), report=not no_report,
+                       config=settings.config_path)
+    _print_run(summary)
+
+
+def _print_run(summary: dict) -> None:
+    ingested = summary["ingested"]
+    for r in ingested:
+        click.echo(f"ingest {r.get('file')}: {r.get('status')}: {r.get('message')}")
+    ind = summary["refresh"]["indicators"]
+    click.echo(f"indicators: {ind['indicators']['mode']}, {ind['indicators']['values_written']} value(s) written, "
+               f"{ind['tags']['incidents_retagged']} incident(s) tagged, {ind['duplicates']} cross-source duplicate(s)")
+    val = summary["refresh"]["validation"]
+    click.echo(f"validation: {val['critical_failures']} critical, {val['warnings']} warning failure(s); "
+               f"Data Docs {val['docs_path']}")
+    al = summary["alerts"]
+    click.echo(f"alerts: {al['firing']} firing, {al['new']} new, {al['escalated']} escalated, {al['resolved']} "
+               f"resolved; {al['sent']} notification(s) delivered, {al['pending']} pending")
+    for w in al.get("withheld", []):
+        click.echo(f"  withheld {w['indicator']} {w['series']} {w['period']}: failed checks {', '.join(w['checks'])}")
+    if summary.get("report"):
+        click.echo(f"report: {summary['report']['path']} ({summary['report']['delivery']})")
+
+
+@cli.command()
+@click.option("--as-of", "as_of", default=None, help="Date to run the demo as of (default 2024-11-10).")
+@click.pass_obj
+def demo(settings: Settings, as_of: str | None) -> None:
+    """Build a warehouse from the bundled sample data and run the pipeline on it, end to end.
+
+    \b
+    Examples:
+      riskwatch demo
+      riskwatch --warehouse /tmp/demo.duckdb demo
+    """
+    from flows.demo import DEMO_AS_OF, EXAMPLE_QUERIES, run_demo
+
+    summary = run_demo(str(settings.warehouse), as_of or DEMO_AS_OF, settings.config_path)
+    _print_run(summary)
+    click.echo(f"\nwarehouse: {settings.warehouse}\noutbox:    {settings.outbox}/")
+    click.echo("\nTry:")
+    for q in EXAMPLE_QUERIES:
+        click.echo(f"  riskwatch sql \"{q}\"")
+
+
+@cli.command()
+@click.pass_obj
+def serve(settings: Settings) -> None:
+    """Run the schedules on this machine (daily ingest+refresh+alerts, weekly report Monday 07:00 local time).
+
+    \b
+    Examples:
+      riskwatch serve
+      RISKWATCH_TIMEZONE=Asia/Karachi riskwatch serve
+    """
+    from prefect import serve as prefect_serve
+
+    from flows.schedules import inventory, runner_deployments
+
+    for d in inventory(settings):
+        click.echo(f"serving {d['name']} ({d['flow']}): cron '{d['cron']}' {d['timezone']}")
+    prefect_serve(*runner_deployments(settings))
+
+
+@cli.command()
+@click.option("--work-pool", required=True, help="Prefect work pool (e.g. a process pool) on the server.")
+@click.pass_obj
+def deploy(settings: Settings, work_pool: str) -> None:
+    """Register the deployments and schedules on the Prefect server at PREFECT_API_URL, for a work pool.
+
+    \b
+    Examples:
+      prefect work-pool create riskwatch --type process
+      PREFECT_API_URL=http://127.0.0.1:4200/api riskwatch deploy --work-pool riskwatch
+      prefect worker start --pool riskwatch
+    """
+    from flows.schedules import deploy_to_pool
+
+    for name in deploy_to_pool(settings, work_pool):
+        click.echo(f"deployed {name} -> work pool {work_pool}")
+
+
+def _register_subcommands() -> None:
+    from riskwatch.cli_alerts import alerts
+    from riskwatch.cli_report import report
+    from riskwatch.cli_validate import validate
+
+    for command in (alerts, report, validate):
+        cli.add_command(command)
+
+
+_register_subcommands()
+
+
 def main() -> None:
+    # Offline by design: no usage telemetry from Prefect's ephemeral server or from GX.
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
     cli(prog_name="riskwatch")
 
 

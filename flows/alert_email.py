@@ -1,0 +1,238 @@
+"""The alert email: subject, plain text + HTML (Jinja2) and a CSV of the incidents behind each value.
+
+Every section explains itself: the rule and its numbers, the series' recent values (an inline SVG drawn
+here, so the mail loads nothing from outside), the incidents that make up the value and the failed
+validation checks. Incident text is data from outside: it only ever reaches bodies (HTML autoescaped)
+and the CSV, never a header; the subject is built from sanitized fields.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import datetime as dt
+import io
+import logging
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import duckdb
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from markupsafe import Markup, escape
+
+from flows.notify import build_message, safe_header
+from indicators.definitions import Definition
+from indicators.rules import parse_rules
+
+log = logging.getLogger(__name__)
+
+_ENV = Environment(
+    loader=FileSystemLoader(Path(__file__).with_name("templates")),
+    autoescape=lambda name: bool(name and name.endswith(".html.j2")),
+    undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True,
+)
+_KIND_WORDS = {"new": "New alert", "escalation": "Escalated", "reminder": "Still firing (reminder)",
+               "resolved": "Resolved"}
+CSV_COLUMNS = ("indicator", "series", "period", "incident_id", "event_date", "country", "admin1", "admin2",
+               "location", "actor1", "actor2", "fatalities", "notes", "source", "source_url")
+
+
+def period_label(grain: str, start: dt.date | str) -> str:
+    """2024-Q4, 2024-11, 2024-W45 (ISO week)."""
+    start = dt.date.fromisoformat(start) if isinstance(start, str) else start
+    if grain == "quarter":
+        return f"{start.year}-Q{(start.month - 1) // 3 + 1}"
+    if grain == "month":
+        return f"{start:%Y-%m}"
+    year, week, _ = start.isocalendar()
+    return f"{year}-W{week:02d}"
+
+
+def fmt(x: Any) -> str:
+    if x is None:
+        return "–"
+    if isinstance(x, float) and x.is_integer():
+        return str(int(x))
+    if isinstance(x, float):
+        return f"{x:.2g}" if abs(x) < 0.01 else f"{x:.2f}".rstrip("0").rstrip(".")
+    return str(x)
+
+
+def subject_for(kind: str, severity: str, snapshots: list[dict]) -> str:
+    """'[riskwatch CRITICAL] Attacks on Chinese nationals (PAK): 2 in 2024-Q4', '+N more' for a group."""
+    tag = "RESOLVED" if kind == "resolved" else severity.upper()
+    first = snapshots[0]
+    text = (f"[riskwatch {tag}] {first['title']} ({first['series']}): {fmt(first['value'])} in "
+            f"{period_label(first['grain'], first['period_start'])}")
+    text += {"escalation": " (escalated)", "reminder": " (reminder)"}.get(kind, "")
+    if len(snapshots) > 1:
+        text += f" +{len(snapshots) - 1} more"
+    return safe_header(text, 250)
+
+
+def explain(rule: dict) -> str:
+    """One sentence with the rule's numbers."""
+    params, value, thr = rule["params"] or {}, fmt(rule["value"]), fmt(rule["threshold"])
+    if rule["threshold"] is None:
+        return f"not judged: {rule['note']}"
+    if rule["type"] == "static":
+        text = f"value {value} vs threshold {thr}"
+    elif rule["type"] == "surge":
+        text = (f"value {value} vs {fmt(params.get('k'))} x mean {fmt(rule['baseline'] or 0.0)} of the previous "
+                f"{rule['periods_used']} periods (at least {fmt(params.get('min_count'))}): threshold {thr}")
+    else:
+        text = (f"P(X >= {value} | Poisson mean {fmt(rule['baseline'] or 0.0)} of the previous "
+                f"{rule['periods_used']} periods) = {fmt(rule['p_value'])} vs p {fmt(params.get('p'))} "
+                f"(at least {fmt(params.get('min_count'))}): threshold {thr}")
+    if rule["clear_threshold"] != rule["threshold"]:
+        text += f"; clears below {fmt(rule['clear_threshold'])}"
+    return text + (f" ({rule['note']})" if rule.get("note") else "")
+
+
+def chart_svg(trailing: list[tuple[str, float]], threshold: float | None, width: int = 300, height: int = 80) -> Markup:
+    """Bars of the recent values, the alert period in red, the threshold dashed; plain numbers only."""
+    if not trailing:
+        return Markup("")
+    values = [float(v) for _, v in trailing]
+    top, plot = max([*values, threshold or 0.0, 1.0]), height - 16
+    step = width / len(values)
+    parts = []
+    for i, (label, v) in enumerate(trailing):
+        h = plot * v / top
+        colour = "#c0392b" if i == len(values) - 1 else "#95a5a6"
+        parts.append(f'<rect x="{i * step + 1:.1f}" y="{plot - h + 2:.1f}" width="{max(step - 2, 1):.1f}" '
+                     f'height="{h:.1f}" fill="{colour}"><title>{escape(label)}: {fmt(v)}</title></rect>')
+    if threshold:
+        y = plot - plot * threshold / top + 2
+        parts.append(f'<line x1="0" x2="{width}" y1="{y:.1f}" y2="{y:.1f}" stroke="#2c3e50" stroke-dasharray="4 3"/>')
+    for x, anchor, label in ((1, "start", trailing[0][0]), (width - 1, "end", trailing[-1][0])):
+        parts.append(f'<text x="{x}" y="{height - 2}" font-size="10" text-anchor="{anchor}" '
+                     f'font-family="sans-serif" fill="#555">{escape(label)}</text>')
+    return Markup(f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+                  f'viewBox="0 0 {width} {height}" role="img" aria-label="recent values">{"".join(parts)}</svg>')
+
+
+def _safe_url(url: Any) -> str | None:
+    # Only web links: a javascript: or data: URL from a source file must not become clickable.
+    if not url or not isinstance(url, str):
+        return None
+    parts = urlsplit(url.strip())
+    return url.strip() if parts.scheme in ("http", "https") and parts.netloc else None
+
+
+def _incident(row: dict) -> dict:
+    place = ", ".join(dict.fromkeys(p for p in (row.get("location"), row.get("admin2"), row.get("admin1"),
+                                                row.get("country")) if p))
+    actors = " vs ".join(a for a in (row.get("actor1"), row.get("actor2")) if a)
+    return {**row, "place": place, "actors": actors, "url": _safe_url(row.get("source_url")),
+            "source_text": row.get("source_reference") or row.get("source") or ""}
+
+
+def incidents_for(con: duckdb.DuckDBPyConnection, definition: Definition | None, snap: dict, as_of: dt.date,
+                  watched: list[str]) -> tuple[list[dict], str]:
+    """(incidents, note): an alert still goes out when its incidents cannot be listed, saying why."""
+    if definition is None or definition.kind != "events":
+        return [], "derived indicator: no incidents of its own"
+    from indicators.compute import incidents_behind
+
+    try:
+        rows = incidents_behind(con, definition, snap["series"], snap["grain"],
+                                dt.date.fromisoformat(snap["period_start"]), as_of, watched)
+    except duckdb.Error as exc:
+        log.warning("cannot list incidents behind %s: %s", snap["value_key"], exc)
+        return [], f"the incidents could not be listed: {str(exc).splitlines()[0][:200]}"
+    return [_incident(r) for r in rows], ""
+
+
+def records(cur: duckdb.DuckDBPyConnection) -> list[dict]:
+    return [dict(zip([d[0] for d in cur.description], r, strict=True)) for r in cur.fetchall()]
+
+
+def failed_checks(con: duckdb.DuckDBPyConnection) -> list[dict]:
+    """The failed checks of the latest validation run."""
+    return records(con.execute("SELECT suite, check_name, expectation, severity, indicator, message "
+                               "FROM failed_checks ORDER BY severity, suite, check_name"))
+
+
+def checks_for(checks: list[dict], indicator: str) -> list[dict]:
+    """The failed checks that concern an indicator: its own, and those on the incidents themselves."""
+    return [c for c in checks if c["indicator"] == indicator or (c["indicator"] is None and c["suite"] == "incidents")]
+
+
+def _cell(value: Any) -> str:
+    text = "" if value is None else str(value)
+    # A leading = + - @ makes spreadsheets evaluate the cell: incident text must stay text.
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+def incidents_csv(sections: list[dict]) -> bytes:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(CSV_COLUMNS)
+    for s in sections:
+        for inc in s["incidents"]:
+            row = {**inc, "indicator": s["indicator"], "series": s["series"], "period": s["period"],
+                   "source": inc["source_text"]}
+            writer.writerow([_cell(row.get(c)) for c in CSV_COLUMNS])
+    return out.getvalue().encode("utf-8")
+
+
+def snapshot(con: duckdb.DuckDBPyConnection, d: Definition, vkey: str, cands: list, severity: str,
+             previous: str | None, as_of: dt.date) -> dict:
+    """The numbers of one value as queued: what the email shows even if it is sent runs later."""
+    rows = records(con.execute(
+        "SELECT alert_id, rule, rule_type AS type, severity, status, value, threshold, clear_threshold, baseline, "
+        "p_value, series, grain, period_start, period_end FROM alert_rows WHERE value_key = ? "
+        "ORDER BY severity = 'critical' DESC, rule", [vkey]))
+    by_alert = {c.alert_id: c for c in cands if c.value_key == vkey}
+    rules_by_name = {rule.name: rule for rule in parse_rules(d)}
+    for r in rows:
+        c = by_alert.get(r["alert_id"])
+        r.update(periods_used=c.periods_used if c else None, note=c.note if c else "",
+                 params=dataclasses.asdict(rules_by_name[r["rule"]]) if r["rule"] in rules_by_name else {})
+    first = rows[0]
+    trailing = max((c.trailing for c in by_alert.values()), key=len, default=None)
+    if trailing is None:
+        trailing = con.execute(
+            "SELECT period_start, value FROM indicator_value_rows WHERE indicator = ? AND series = ? AND grain = ? "
+            "AND period_start <= ? ORDER BY period_start DESC LIMIT 12",
+            [d.name, first["series"], first["grain"], first["period_start"]]).fetchall()[::-1]
+    return {"value_key": vkey, "indicator": d.name, "title": d.title, "unit": d.unit, "series": first["series"],
+            "grain": first["grain"], "period_start": first["period_start"].isoformat(),
+            "period_end": first["period_end"].isoformat(), "complete": first["period_end"] <= as_of,
+            "value": first["value"], "severity": severity, "previous_severity": previous, "rules": rows,
+            "trailing": [(p.isoformat(), v) for p, v in trailing]}
+
+
+def render_message(
+    con: duckdb.DuckDBPyConnection, *, kind: str, severity: str, subject: str, snapshots: list[dict],
+    definitions: dict[str, Definition], as_of: dt.date, watched: list[str], checks: list[dict],
+    withheld: list[Any], sender: str, recipients: list[str], message_id: str | None = None,
+) -> EmailMessage:
+    """The multipart email of one notification (text + HTML + incidents.csv)."""
+    sections = []
+    for snap in snapshots:
+        definition = definitions.get(snap["indicator"])
+        incidents, note = incidents_for(con, definition, snap, as_of, watched)
+        trailing = [(period_label(snap["grain"], p), float(v)) for p, v in snap["trailing"]]
+        top = max((r for r in snap["rules"] if r["threshold"] is not None), default=None,
+                  key=lambda r: (r["status"] == "firing", r["severity"] == "critical"))
+        sections.append({
+            **snap, "period": period_label(snap["grain"], snap["period_start"]), "value_text": fmt(snap["value"]),
+            "rules": [{**r, "explanation": explain(r)} for r in snap["rules"]],
+            "trailing_text": ", ".join(f"{p}: {fmt(v)}" for p, v in trailing),
+            "chart": chart_svg(trailing, top["threshold"] if top else None), "incidents": incidents,
+            "incidents_note": note, "description": definition.description.strip() if definition else "",
+            "checks": checks_for(checks, snap["indicator"]),
+        })
+    context = {"kind": kind, "kind_word": _KIND_WORDS[kind], "severity": severity, "subject": subject,
+               "sections": sections, "withheld": withheld, "as_of": as_of.isoformat(), "fmt": fmt}
+    text = _ENV.get_template("alert.txt.j2").render(context)
+    html = _ENV.get_template("alert.html.j2").render(context)
+    attachments = [("incidents.csv", incidents_csv(sections), "text/csv")]
+    message = build_message(subject, sender, recipients, text, html=html, attachments=attachments)
+    if message_id:
+        message.replace_header("Message-ID", message_id)
+    return message

@@ -1,0 +1,111 @@
+"""Prefect flows: ingest, refresh (tags, indicators, validation), alert, weekly_report, and pipeline.
+
+Writer flows hold the warehouse's writer lock, so two never run at once; each task opens the
+warehouse only for its own step and publishes a read snapshot after it, so readers are not blocked.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from prefect import flow
+from prefect.artifacts import create_markdown_artifact, create_table_artifact
+
+from flows import tasks
+from flows.lock import writer_lock
+from flows.settings import load_settings
+
+
+def _date(value: dt.date | str | None) -> dt.date:
+    if value is None:
+        return dt.date.today()
+    return value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value))
+
+
+@flow(name="ingest", log_prints=True)
+def ingest(warehouse: str | None = None, files: list[tuple[str, str]] | None = None, config: str | None = None) -> list:
+    """Ingest the given (file, source) pairs, or every file in the inbox plus the ACLED API when configured."""
+    settings = load_settings(warehouse, config)
+    wh = str(settings.warehouse)
+    with writer_lock(wh):
+        todo = list(files) if files is not None else tasks.inbox_files(settings)
+        if files is None:
+            pulled = tasks.pull_acled_api(wh, config)
+            if pulled and (pulled, "acled") not in todo:
+                todo.append((pulled, "acled"))
+        return tasks.ingest_files(wh, todo, config) if todo else []
+
+
+@flow(name="refresh", log_prints=True)
+def refresh(warehouse: str | None = None, as_of: str | None = None, full: bool = False,
+            config: str | None = None) -> dict:
+    """Tags, duplicates and indicator values, then the validation suites on them."""
+    settings = load_settings(warehouse, config)
+    wh, day = str(settings.warehouse), _date(as_of)
+    with writer_lock(wh):
+        computed = tasks.refresh_indicators(wh, day, full, config)
+        checked = tasks.validate(wh, day, config)
+    return {"indicators": computed, "validation": checked}
+
+
+@flow(name="alert", log_prints=True)
+def alert(warehouse: str | None = None, as_of: str | None = None, dry_run: bool = False,
+          config: str | None = None) -> dict:
+    settings = load_settings(warehouse, config)
+    with writer_lock(settings.warehouse):
+        return tasks.evaluate_alerts(str(settings.warehouse), _date(as_of), dry_run, config)
+
+
+@flow(name="weekly_report", log_prints=True)
+def weekly_report(warehouse: str | None = None, as_of: str | None = None, email: bool = True,
+                  config: str | None = None) -> dict:
+    settings = load_settings(warehouse, config)
+    with writer_lock(settings.warehouse):
+        return tasks.weekly_report(str(settings.warehouse), _date(as_of), email, config)
+
+
+@flow(name="pipeline", log_prints=True)
+def pipeline(warehouse: str | None = None, as_of: str | None = None, files: list[tuple[str, str]] | None = None,
+             report: bool = True, config: str | None = None) -> dict:
+    """The whole run: ingest -> refresh -> alert -> weekly_report, each a subflow."""
+    settings = load_settings(warehouse, config)
+    wh, day = str(settings.warehouse), _date(as_of).isoformat()
+    with writer_lock(wh):
+        ingested = ingest(wh, files, config)
+        refreshed = refresh(wh, day, False, config)
+        alerted = alert(wh, day, False, config)
+        reported = weekly_report(wh, day, True, config) if report else None
+    summary = {"as_of": day, "ingested": ingested, "refresh": refreshed, "alerts": alerted, "report": reported}
+    _artifacts(summary)
+    return summary
+
+
+def _artifacts(summary: dict) -> None:
+    ingested = summary["ingested"]
+    ind = summary["refresh"]["indicators"]["indicators"]
+    val = summary["refresh"]["validation"]
+    al = summary["alerts"]
+    lines = [
+        f"# riskwatch run as of {summary['as_of']}",
+        "",
+        "| step | result |",
+        "|---|---|",
+        f"| files | {len(ingested)} ({sum(1 for r in ingested if r.get('status') == 'success')} loaded, "
+        f"{sum(1 for r in ingested if r.get('status') == 'skipped')} already seen, "
+        f"{sum(1 for r in ingested if r.get('status') == 'refused')} refused) |",
+        f"| rows ingested | {sum(r.get('inserted', 0) for r in ingested)} inserted, "
+        f"{sum(r.get('updated', 0) for r in ingested)} updated, "
+        f"{sum(r.get('rejected', 0) for r in ingested)} rejected |",
+        f"| indicators | {ind['mode']}: {ind['periods_recomputed']} period(s) recomputed, "
+        f"{ind['past_values_changed']} past value(s) changed |",
+        f"| checks | {val['critical_failures']} critical and {val['warnings']} warning failure(s) |",
+        f"| alerts | {al['firing']} firing, {al['new']} new, {al['escalated']} escalated, {al['resolved']} resolved; "
+        f"{al['sent']} email(s) sent, {al['pending']} pending |",
+    ]
+    if summary["report"]:
+        lines.append(f"| weekly report | {summary['report']['path']} ({summary['report']['delivery']}) |")
+    create_markdown_artifact("\n".join(lines), key="riskwatch-run-summary", description="riskwatch run summary")
+    rows = [{k: str(v) for k, v in q.items() if k in ("subject", "kind", "severity", "status", "to")}
+            for q in al.get("queued", [])]
+    create_table_artifact(rows or [{"subject": "no new alerts"}], key="riskwatch-new-alerts",
+                          description="Alert notifications of this run")

@@ -1,0 +1,197 @@
+"""Incident batch checks at ingest: GX on DuckDB flags, results stored, critical failures refuse the file."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+
+import pytest
+
+from tests.conftest import SAMPLE, acled_row, write_csv
+from warehouse import batch_checks, gx_engine
+from warehouse.batch_checks import source_vocabulary
+from warehouse.load import IngestRefused, ingest_file
+
+AS_OF = dt.date(2025, 12, 31)
+
+
+def stored(con, **where) -> dict[str, tuple]:
+    """check_name -> (success, severity, unexpected_count, indicator, message) of stored incident results."""
+    cond = "".join(f" AND {k} = ?" for k in where)
+    rows = con.execute(f"SELECT check_name, success, severity, unexpected_count, indicator, message "
+                       f"FROM validation_results WHERE suite = 'incidents'{cond} ORDER BY run_id", list(where.values()))
+    return {r[0]: r[1:] for r in rows.fetchall()}
+
+
+def state(con) -> dict:
+    tables = ["incident_current", "rejected_rows", "validation_runs", "validation_results"]
+    return {t: sorted(map(repr, con.execute(f"SELECT * FROM {t}").fetchall())) for t in tables}
+
+
+def rows(n: int, prefix: str = "PAK", **overrides) -> list[dict]:
+    return [acled_row(event_id_cnty=f"{prefix}{i}", **overrides) for i in range(n)]
+
+
+@pytest.mark.parametrize(("path", "source", "count"), [
+    (SAMPLE / "ucdp_ged_pakistan.csv", "ucdp", 5834), (SAMPLE / "curated_pakistan_acled.csv", "curated", 97)])
+def test_bundled_samples_pass_every_check_and_results_are_stored(con, monkeypatch, path, source, count):
+    returned = []
+    real = batch_checks.check_batch
+
+    def spy(*args, **kwargs):
+        returned.extend(real(*args, **kwargs))
+        return returned
+
+    monkeypatch.setattr(batch_checks, "check_batch", spy)
+    run = ingest_file(con, path, source, as_of=AS_OF)
+    assert run.rejected == 0
+    results = stored(con, source=source)
+    assert {r.check_name for r in returned} == set(results)
+    assert "event_type_in_vocabulary" in results and "expect_column_values_to_be_between(latitude)" in results
+    assert {"rejected_fraction", "rows_vs_previous_export", "columns_suddenly_null", "unique_ids_loaded",
+            "failing_rows_quarantined"} <= set(results)
+    assert all(ok for ok, *_ in results.values()), results
+    assert all(indicator is None and message.startswith(f"{path.name} (ingest run {run.run_id})")
+               for _, _, _, indicator, message in results.values())
+    assert {r.element_count for r in returned if r.expectation == "expect_column_values_to_be_in_set"} == {count}
+    assert con.execute("SELECT success, critical_failures, as_of FROM validation_runs").fetchall() == [
+        (True, 0, dt.date.today())]  # ingest_file does not pass its as_of on yet: today, as its own default
+
+
+@pytest.mark.parametrize(("override", "check"), [
+    ({"latitude": "99.5"}, "expect_column_values_to_be_between(latitude)"),
+    ({"longitude": "east"}, "expect_column_values_to_be_of_type(longitude)"),
+    ({"event_date": "2999-01-01"}, "expect_column_values_to_be_between(event_date)"),
+    ({"event_date": "sometime"}, "expect_column_values_to_match_strftime_format(event_date)"),
+    ({"fatalities": "-2"}, "expect_column_values_to_be_between(fatalities)"),
+    ({"country": "Atlantis"}, "expect_column_values_to_be_in_set(country)"),
+    ({"event_id_cnty": ""}, "expect_column_values_to_not_be_null(source_event_id)"),
+    ({"event_id_cnty": "PAK1"}, "expect_column_values_to_be_unique(source_event_id)"),
+])
+def test_each_row_check_fails_on_a_bad_row_which_is_quarantined(con, tmp_path, override, check):
+    bad = acled_row(**{"event_id_cnty": "BAD", **override})
+    run = ingest_file(con, write_csv(tmp_path / "a.csv", rows(5) + [bad]), "acled", as_of=AS_OF)
+    assert (run.inserted, run.rejected) == (5, 1)
+    results = stored(con)
+    ok, severity, unexpected, _, message = results[check]
+    assert (ok, severity, unexpected) == (False, "warning", 1)
+    reason = con.execute("SELECT reason FROM rejected_incidents").fetchone()[0]
+    assert reason.startswith(check + ":") and f"line 7: {reason}" in message
+    assert all(r[0] for name, r in results.items() if name != check)
+
+
+def test_event_type_outside_the_source_vocabulary_is_a_warning_and_loads(con, tmp_path):
+    batch = rows(3) + rows(2, "X", event_type="Bombing") + rows(1, "Y", event_type="")
+    run = ingest_file(con, write_csv(tmp_path / "a.csv", batch), "acled", as_of=AS_OF)
+    assert (run.inserted, run.rejected) == (6, 0)
+    ok, severity, unexpected, _, message = stored(con)["event_type_in_vocabulary"]
+    assert (ok, severity, unexpected) == (False, "warning", 3)
+    assert "'Bombing' (2), '(missing)' (1)" in message
+    assert con.execute("SELECT check_name FROM failed_checks").fetchall() == [("event_type_in_vocabulary",)]
+
+
+def test_vocabularies_come_from_the_mapping_files_and_follow_extends():
+    assert "Battles" in source_vocabulary("acled")["event_type"]
+    assert source_vocabulary("curated") == source_vocabulary("acled")
+    assert source_vocabulary("ucdp")["event_type"] == ["State-based conflict", "Non-state conflict",
+                                                      "One-sided violence"]
+    assert "Bombing/Explosion" in source_vocabulary("gtd")["event_type"]
+    assert source_vocabulary("bij_drone_strikes") == {} and source_vocabulary("no_such_source") == {}
+
+
+def test_too_many_rejected_rows_refuse_and_nothing_is_stored(con, tmp_path):
+    batch = rows(6) + rows(3, "BAD", latitude="123")
+    with pytest.raises(IngestRefused, match=r"3 of 9 rows \(33%\) fail checks, over the 25% limit"):
+        ingest_file(con, write_csv(tmp_path / "a.csv", batch), "acled", as_of=AS_OF)
+    assert all(not v for v in state(con).values())
+
+
+def test_a_column_suddenly_all_null_refuses_the_batch(con, tmp_path):
+    ingest_file(con, write_csv(tmp_path / "jan.csv", rows(30)), "acled", as_of=AS_OF)
+    before = state(con)
+    with pytest.raises(IngestRefused, match=r"column\(s\) admin1, notes empty in all 25 rows but filled in most of "
+                                            r"acled's 30 current incidents"):
+        ingest_file(con, write_csv(tmp_path / "feb.csv", rows(25, "NEW", admin1="", notes="")), "acled", as_of=AS_OF)
+    assert state(con) == before
+    # Small batches may legitimately lack a column; another source has no history to compare with.
+    ingest_file(con, write_csv(tmp_path / "small.csv", rows(19, "S", admin1="")), "acled", as_of=AS_OF)
+    ingest_file(con, write_csv(tmp_path / "cur.csv", rows(25, "C", admin1="")), "curated", as_of=AS_OF)
+    assert stored(con, source="curated")["columns_suddenly_null"][0] is True
+
+
+def test_a_reexport_with_less_than_half_the_rows_is_refused(con, tmp_path):
+    (tmp_path / "may").mkdir()
+    (tmp_path / "jun").mkdir()
+    ingest_file(con, write_csv(tmp_path / "may" / "acled_pak.csv", rows(40)), "acled", as_of=AS_OF)
+    before = state(con)
+    with pytest.raises(IngestRefused, match=r"18 rows, down 55% from the 40 rows of the previous export .*"
+                                            r"acled_pak.csv \(ingest run 1\)"):
+        ingest_file(con, write_csv(tmp_path / "jun" / "acled_pak.csv", rows(18)), "acled", as_of=AS_OF)
+    assert state(con) == before
+    # Exactly half is allowed; a different file name (a delta) is not compared; the limit is a parameter.
+    ingest_file(con, write_csv(tmp_path / "jun" / "acled_pak.csv", rows(20, "B")), "acled", as_of=AS_OF)
+    ingest_file(con, write_csv(tmp_path / "jun" / "acled_delta.csv", rows(2, "D")), "acled", as_of=AS_OF)
+    assert stored(con)["rows_vs_previous_export"][0] is True
+
+
+def test_gx_evaluation_error_refuses_the_load(con, tmp_path, monkeypatch):
+    real = gx_engine.run_suite
+
+    def broken(suite, df, checks, **kwargs):  # a check pointing at a column that is not there
+        checks = [dataclasses.replace(checks[0], kwargs={**checks[0].kwargs, "column": "no_such_flag"}), *checks[1:]]
+        return real(suite, df, checks, **kwargs)
+
+    monkeypatch.setattr(gx_engine, "run_suite", broken)
+    with pytest.raises(IngestRefused, match=r"could not be validated, nothing loaded: .*GX could not evaluate"):
+        ingest_file(con, write_csv(tmp_path / "a.csv", rows(5)), "acled", as_of=AS_OF)
+    assert all(not v for v in state(con).values())
+    assert con.execute("SELECT status FROM ingest_runs").fetchall() == [("refused",)]
+
+
+def test_gx_counting_other_than_sql_refuses_the_load(con, tmp_path, monkeypatch):
+    real = gx_engine.run_suite
+
+    def miscounting(suite, df, checks, **kwargs):
+        results = real(suite, df, checks, **kwargs)
+        return [dataclasses.replace(results[0], unexpected_count=0, success=True), *results[1:]]
+
+    monkeypatch.setattr(gx_engine, "run_suite", miscounting)
+    batch = rows(5) + [acled_row(event_id_cnty="", latitude="24.9")]  # fails the first row check
+    with pytest.raises(IngestRefused, match=r"GX and SQL disagree: expect_column_values_to_not_be_null"
+                                            r"\(source_event_id\): GX 0 unexpected \(success=True\), SQL 1"):
+        ingest_file(con, write_csv(tmp_path / "a.csv", batch), "acled", as_of=AS_OF)
+    assert all(not v for v in state(con).values())
+
+
+def test_a_row_failing_a_check_but_not_quarantined_refuses_the_load(con, tmp_path, monkeypatch):
+    # Simulates checks.yml and the load drifting apart: the GX flags are stricter than the quarantine.
+    real = batch_checks._row_flags
+
+    def stricter(as_of, vocabulary):
+        flags = real(as_of, vocabulary)
+        return [(n, c, "fatalities < 3" if c == "row_check_10" else sql, s) for n, c, sql, s in flags]
+
+    monkeypatch.setattr(batch_checks, "_row_flags", stricter)
+    with pytest.raises(IngestRefused, match="rows failing row checks were not quarantined"):
+        ingest_file(con, write_csv(tmp_path / "a.csv", rows(5)), "acled", as_of=AS_OF)
+
+
+def test_thresholds_are_parameters(con, tmp_path, monkeypatch):
+    real = batch_checks.check_batch
+    monkeypatch.setattr(batch_checks, "check_batch",
+                        lambda *a, **k: real(*a, **{**k, "max_row_drop": 0.9, "null_min_rows": 5}))
+    (tmp_path / "b").mkdir()
+    ingest_file(con, write_csv(tmp_path / "x.csv", rows(10)), "acled", as_of=AS_OF)
+    ingest_file(con, write_csv(tmp_path / "b" / "x.csv", rows(2, "B")), "acled", as_of=AS_OF)  # 80% drop: allowed
+    with pytest.raises(IngestRefused, match=r"column\(s\) admin1 empty in all 6 rows"):
+        ingest_file(con, write_csv(tmp_path / "y.csv", rows(6, "C", admin1="")), "acled", as_of=AS_OF)
+
+
+def test_check_batch_uses_the_as_of_it_is_given(con, tmp_path, monkeypatch):
+    real = batch_checks.check_batch
+    monkeypatch.setattr(batch_checks, "check_batch", lambda *a, **k: real(*a, **{**k, "as_of": AS_OF}))
+    batch = rows(5) + [acled_row(event_id_cnty="LATE", event_date="2026-01-05")]
+    ingest_file(con, write_csv(tmp_path / "a.csv", batch), "acled", as_of=AS_OF)
+    assert stored(con)["expect_column_values_to_be_between(event_date)"][:3] == (False, "warning", 1)
+    assert con.execute("SELECT as_of FROM validation_runs").fetchall() == [(AS_OF,)]
+
