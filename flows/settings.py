@@ -60,6 +60,12 @@ class Settings:
     def memory_limit(self) -> str | None:
         return self.get("ingest.memory_limit")
 
+    @property
+    def batch_limits(self) -> dict[str, Any]:
+        """Batch-level ingest checks' thresholds ([validation] in riskwatch.toml)."""
+        keys = ("max_row_drop", "null_min_rows", "null_min_filled")
+        return {k: self.get(f"validation.{k}") for k in keys if self.get(f"validation.{k}") is not None}
+
     def source_defaults(self, source: str) -> dict[str, Any]:
         country = self.get(f"sources.{source}.default_country")
         return {"country": country} if country else {}

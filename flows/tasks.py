@@ -74,7 +74,8 @@ def ingest_files(warehouse_path: str, files: list[tuple[str, str]], config: str 
         for path, source in files:
             try:
                 run = ingest_file(con, Path(path), source, defaults=settings.source_defaults(source),
-                                  mapping_dirs=settings.mapping_dirs, max_reject_fraction=settings.max_reject_fraction)
+                                  mapping_dirs=settings.mapping_dirs, max_reject_fraction=settings.max_reject_fraction,
+                                  batch_limits=settings.batch_limits)
                 results.append(run.as_dict())
                 log.info("%s (%s): %s: %s", path, source, run.status, run.message)
             except IngestRefused as exc:

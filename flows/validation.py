@@ -65,11 +65,12 @@ def check_freshness(con, as_of: dt.date, expectations: dict[str, dict[str, int |
     Sources the warehouse never heard of (no ingest attempt at all) are not judged: not in use here.
     """
     rows = con.execute(
-        "WITH known AS (SELECT DISTINCT source FROM ingest_runs UNION SELECT DISTINCT source FROM incident_current) "
-        "SELECT k.source, $as_of - max(i.event_date), $as_of - max(CAST(r.finished_at AS DATE)), max(i.event_date), "
-        "max(r.finished_at) FROM known k "
-        "LEFT JOIN incident_current i ON i.source = k.source AND NOT i.is_deleted AND i.event_date <= $as_of "
-        "LEFT JOIN ingest_runs r ON r.source = k.source AND r.status = 'success' GROUP BY k.source ORDER BY 1",
+        "WITH known AS (SELECT source FROM ingest_runs UNION SELECT source FROM incident_current), "
+        "ev AS (SELECT source, max(event_date) AS newest FROM incident_current "
+        "       WHERE NOT is_deleted AND event_date <= $as_of GROUP BY source), "
+        "ing AS (SELECT source, max(finished_at) AS last FROM ingest_runs WHERE status = 'success' GROUP BY source) "
+        "SELECT source, $as_of - newest, $as_of - CAST(last AS DATE), newest, last "
+        "FROM known LEFT JOIN ev USING (source) LEFT JOIN ing USING (source) ORDER BY 1",
         {"as_of": as_of},
     ).fetchall()
     frame, checks, expected, notes = {}, [], {}, {}

@@ -115,7 +115,8 @@ def ingest(settings: Settings, files: tuple[str, ...], source: str, country: str
         try:
             run = ingest_file(con, path, source, as_of=as_date(as_of), defaults=defaults,
                               mapping_dirs=settings.mapping_dirs,
-                              max_reject_fraction=settings.max_reject_fraction, force=force)
+                              max_reject_fraction=settings.max_reject_fraction,
+                              batch_limits=settings.batch_limits, force=force)
         except (IngestRefused, MappingError) as exc:
             failed += 1
             click.echo(f"error: {exc}", err=True)

@@ -24,6 +24,11 @@ from warehouse.readfile import IngestRefused
 from warehouse.sources.mapping import available, ident, literal
 
 SUITE = "incidents"
+# The in-file duplicate rule of row_checks.mark_repeated_ids: among the rows passing the row checks, the
+# newest revision of an id (then the first line) loads and the others are quarantined.
+DEDUP = ("expect_column_values_to_be_unique(source_event_id)", "id_first_in_file",
+         "NOT _row_ok OR row_number() OVER (PARTITION BY source_event_id, _row_ok "
+         "ORDER BY source_updated_at DESC NULLS LAST, _rec) = 1", "warning")
 
 
 def flag_check(name: str, column: str, severity: str = "critical", description: str = "") -> Check:
@@ -50,13 +55,13 @@ def annotate(result: CheckResult, message: str | None = None, *, indicator: str 
 
 
 def store_run(con, as_of: dt.date, results: list[CheckResult], *, started_at: dt.datetime | None = None,
-              docs_path: str | None = None) -> int:
+              docs_path: str | None = None, kind: str = "full") -> int:
     """One validation_runs row and its validation_results; the run id."""
     critical = sum(1 for r in results if not r.success and r.severity == "critical")
     run_id = con.execute(
-        "INSERT INTO validation_runs (as_of, started_at, finished_at, success, critical_failures, docs_path) "
-        "VALUES (?, coalesce(?, CAST(current_timestamp AS TIMESTAMP)), CAST(current_timestamp AS TIMESTAMP), ?, ?, ?) "
-        "RETURNING run_id", [as_of, started_at, all(r.success for r in results), critical, docs_path],
+        "INSERT INTO validation_runs (as_of, started_at, finished_at, success, critical_failures, docs_path, kind) "
+        "VALUES (?, coalesce(?, CAST(current_timestamp AS TIMESTAMP)), CAST(current_timestamp AS TIMESTAMP), ?, ?, ?, "
+        "?) RETURNING run_id", [as_of, started_at, all(r.success for r in results), critical, docs_path, kind],
     ).fetchone()[0]
     if results:
         con.executemany(
@@ -89,10 +94,6 @@ def _row_flags(as_of: dt.date, vocabulary: dict[str, list[str]]) -> list[tuple[s
             name += f"#{i}"
         fails = check["fails"].replace("{as_of}", as_of.isoformat())
         flags.append((name, f"row_check_{i:02d}", f"NOT coalesce(({fails}), false)", "warning"))
-    # load.py's in-file duplicate rule: the newest revision of an id is kept, the others quarantined.
-    flags.append(("expect_column_values_to_be_unique(source_event_id)", "id_first_in_file",
-                  "source_event_id IS NULL OR row_number() OVER (PARTITION BY source_event_id "
-                  "ORDER BY source_updated_at DESC NULLS LAST, _rec) = 1", "warning"))
     for col, values in vocabulary.items():
         if col in COLUMNS:
             flags.append((f"{col}_in_vocabulary", f"{col}_in_vocabulary",
@@ -145,15 +146,19 @@ def check_batch(
     path = Path(path)
     as_of = as_of or dt.date.today()
     vocabulary = source_vocabulary(run.source, mapping_dirs) if vocabulary is None else vocabulary
-    flags = _row_flags(as_of, vocabulary)
-    quarantined = [col for _, col, _, _ in flags if not col.endswith("_in_vocabulary")]
-    # The flags in ONE query; the two guards read them: no failing row loads, no id loads twice.
+    first = _row_flags(as_of, vocabulary)
+    row_ok = " AND ".join(col for _, col, _, _ in first if not col.endswith("_in_vocabulary"))
+    flags = [*first, DEDUP]
+    # The flags in ONE query (nested: the duplicate rule reads the row checks); the two guards read them:
+    # no row failing a check loads, no id loads twice.
     con.execute(
-        "CREATE OR REPLACE TEMP TABLE _flags AS SELECT *, "
-        f"_reason IS NOT NULL OR ({' AND '.join(quarantined)}) AS failing_rows_quarantined FROM (SELECT "
-        + ", ".join(f"coalesce({sql}, false) AS {col}" for _, col, sql, _ in flags)
-        + ", _reason, coalesce(_reason IS NOT NULL OR count(*) FILTER (WHERE _reason IS NULL) "
-        "OVER (PARTITION BY source_event_id) = 1, false) AS ids_unique FROM _checked)"
+        f"CREATE OR REPLACE TEMP TABLE _flags AS SELECT {', '.join(col for _, col, _, _ in flags)}, ids_unique, "
+        "_rejected OR (_row_ok AND id_first_in_file) AS failing_rows_quarantined FROM (SELECT *, "
+        f"coalesce({DEDUP[2]}, false) AS {DEDUP[1]}, coalesce(_rejected OR count(*) FILTER (WHERE NOT _rejected) "
+        "OVER (PARTITION BY source_event_id) = 1, false) AS ids_unique FROM (SELECT *, "
+        f"{row_ok} AS _row_ok FROM (SELECT "
+        + ", ".join(f"coalesce({sql}, false) AS {col}" for _, col, sql, _ in first)
+        + ", _reason IS NOT NULL AS _rejected, source_event_id, source_updated_at, _rec FROM _checked)))"
     )
     checks = [flag_check(name, col, sev, f"row check: passes when {sql}") for name, col, sql, sev in flags] + [
         flag_check("failing_rows_quarantined", "failing_rows_quarantined",
@@ -170,7 +175,7 @@ def check_batch(
     batch_frame = pd.DataFrame({"rejected_fraction": [n["rejected"]],
                                 "rows_vs_previous_export": [n["ratio"]], "columns_suddenly_null": [len(n["empty"])]},
                                dtype=float)
-    batch_checks = [
+    batch_level = [
         Check("rejected_fraction", "expect_column_values_to_be_between",
               {"column": "rejected_fraction", "max_value": max_reject_fraction},
               description="share of the file's rows that fail row checks"),
@@ -187,7 +192,7 @@ def check_batch(
                       "columns_suddenly_null": int(bool(n["empty"]))}
     try:
         results = validate(SUITE, con.execute(f"SELECT {', '.join(cols)} FROM _flags").df(), checks, expected)
-        results += validate(SUITE, batch_frame, batch_checks, batch_expected)
+        results += validate(SUITE, batch_frame, batch_level, batch_expected)
     except ValidationError as exc:
         raise IngestRefused(f"{path}: the incident checks could not be validated, nothing loaded: {exc}") from exc
 
@@ -198,7 +203,8 @@ def check_batch(
         f"{prev[2] if prev else 0} rows of the previous export {prev[1] if prev else ''} (ingest run "
         f"{prev[0] if prev else ''}), over the {max_row_drop:.0%} limit: a truncated export? Nothing loaded.",
         "columns_suddenly_null": f"{path}: column(s) {', '.join(n['empty'])} empty in all {n['staged']} rows but "
-        f"filled in most of {run.source}'s {n['held']} current incidents: a changed export format? Nothing loaded.",
+        f"filled in >= {null_min_filled:.0%} of {run.source}'s {n['held']} current incidents: a changed export "
+        f"format? Nothing loaded.",
         "failing_rows_quarantined": f"{path}: rows failing row checks were not quarantined (checks.yml and the "
         f"load disagree); nothing loaded.",
         "unique_ids_loaded": f"{path}: some source_event_id would be loaded twice; nothing loaded.",
@@ -212,7 +218,7 @@ def check_batch(
     refused = [refusals[r.check_name] for r in results if not r.success and r.severity == "critical"]
     if refused:
         raise IngestRefused(" Also: ".join(refused))
-    store_run(con, as_of, results)
+    store_run(con, as_of, results, kind="ingest")
     return results
 
 

@@ -44,4 +44,5 @@ COLUMNS: dict[str, str] = {
 CHECKED_TEXT = ("event_date", "date_end", "latitude", "longitude", "fatalities")
 
 # Columns that define an incident's content: a change in any of them is a revision.
-CONTENT = [c for c in COLUMNS if c != "source_event_id"] + ["country_iso3", "extra"]
+# (country_iso3 is derived from country, so it is not part of it.)
+CONTENT = [c for c in COLUMNS if c != "source_event_id"] + ["extra"]

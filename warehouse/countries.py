@@ -59,6 +59,20 @@ def iso3(name: str | None) -> str | None:
     return next(iter(hits)) if len(hits) == 1 else None
 
 
+def seed_known_names(con: duckdb.DuckDBPyConnection) -> int:
+    """Cache every ISO 3166 name (and alias) once, so a load joins a table instead of calling Python per name."""
+    names = {alias: code for alias, code in _aliases().items()}
+    names.update({k: v for k, v in ((n, c.alpha_3) for c in pycountry.countries
+                                    for n in (c.name, getattr(c, "official_name", None),
+                                              getattr(c, "common_name", None), c.alpha_3) if n)})
+    have = {r[0] for r in con.execute("SELECT name FROM country_names").fetchall()}
+    todo = [(n, code) for n, code in names.items() if n not in have and n.lower() not in have]
+    if todo:
+        values = ", ".join("(" + ", ".join("'" + x.replace("'", "''") + "'" for x in pair) + ")" for pair in todo)
+        con.execute(f"INSERT INTO country_names VALUES {values}")
+    return len(todo)
+
+
 def resolve_new_names(con: duckdb.DuckDBPyConnection, names_sql: str) -> int:
     """Add to `country_names` every distinct name produced by `names_sql` not seen before."""
     new = [

@@ -12,12 +12,12 @@ from warehouse.sources.mapping import Mapping, literal, stage_projection
 def load_deletions(con, path: Path, header: list[str], mapping: Mapping, run, tag: str,
                     now: dt.datetime) -> None:
     dele = mapping.deletions
-    cols, _ = readfile.load_raw(con, path, "_raw", tag, header)
+    scan, _ = readfile.raw_scan(path, header, tag)
     deleted_at = stage_projection(
-        Mapping(name="d", columns={"source_event_id": dele.id, "source_updated_at": dele.deleted_at}), cols
+        Mapping(name="d", columns={"source_event_id": dele.id, "source_updated_at": dele.deleted_at}), header
     )
     con.execute(f"CREATE TEMP TABLE _del AS SELECT {literal(mapping.name)} || ':' || source_event_id AS incident_id, "
-                f"source_updated_at AS deleted_at FROM (SELECT {deleted_at} FROM _raw)")
+                f"source_updated_at AS deleted_at FROM (SELECT {deleted_at} FROM ({scan}))")
     run.rows_read = con.execute("SELECT count(*) FROM _del").fetchone()[0]
     con.execute(
         "CREATE TEMP TABLE _gone AS SELECT c.incident_id, max(d.deleted_at) AS deleted_at FROM incident_current c "

@@ -6,7 +6,9 @@ One file = one transaction: all of it or nothing. Superseded versions move to in
 from __future__ import annotations
 
 import datetime as dt
+import importlib
 import itertools
+import threading
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -15,7 +17,7 @@ import duckdb
 
 from warehouse import batch_checks, deletions, readfile, row_checks, versions
 from warehouse.canonical import COLUMNS
-from warehouse.countries import resolve_new_names
+from warehouse.countries import seed_known_names
 from warehouse.readfile import IngestRefused
 from warehouse.sources.mapping import (
     Mapping,
@@ -73,6 +75,7 @@ def ingest_file(
     defaults: dict[str, Any] | None = None,
     mapping_dirs: list[Path] | None = None,
     max_reject_fraction: float = 0.25,
+    batch_limits: dict[str, Any] | None = None,
     force: bool = False,
 ) -> IngestResult:
     """Load one file of `source` into the warehouse; see README "Loading semantics"."""
@@ -99,6 +102,9 @@ def ingest_file(
         run.message = f"already ingested by run {previous[0]} at {previous[1]:%Y-%m-%d %H:%M}: nothing changed"
         run.run_id = _record_run(con, run, sha, started)
         return run
+    if kind == "events":
+        # Great Expectations takes ~2 s to import; let it load on the other core while DuckDB reads the file.
+        threading.Thread(target=importlib.import_module, args=("great_expectations",), daemon=True).start()
     con.execute("BEGIN TRANSACTION")
     try:
         run.run_id = _record_run(con, run, sha, started)
@@ -106,8 +112,9 @@ def ingest_file(
         if kind == "deletions":
             deletions.load_deletions(con, path, header, mapping, run, tag, started)
         else:
-            _load_events(con, path, header, mapping, run, tag, started, as_of or dt.date.today(), defaults,
-                         max_reject_fraction)
+            limits = {"max_reject_fraction": max_reject_fraction, "mapping_dirs": mapping_dirs,
+                      **(batch_limits or {})}
+            _load_events(con, path, header, mapping, run, tag, started, as_of or dt.date.today(), defaults, limits)
         run.status = "success"
         _finish_run(con, run)
         con.execute("COMMIT")
@@ -147,41 +154,43 @@ def _drop_temp(con) -> None:
         con.execute(f"DROP TABLE IF EXISTS temp.{ident(name)}")
 
 
-def _load_events(con, path, header, mapping: Mapping, run, tag, now, as_of, defaults, max_reject_fraction) -> None:
-    cols, malformed = readfile.load_raw(con, path, "_raw", tag, header)
-    con.execute(f"CREATE TEMP TABLE _stage AS SELECT {stage_projection(mapping, cols, defaults)} "
-                f"FROM (SELECT {clean_projection(mapping, cols)} FROM _raw)")
-    resolve_new_names(con, "SELECT country FROM _stage")
-    con.execute(
-        f"CREATE TEMP TABLE _checked AS SELECT s.*, cn.iso3 AS country_iso3, "
-        f"coalesce({row_checks.reason_sql(as_of)}, CASE WHEN row_number() OVER (PARTITION BY s.source_event_id "
-        f"ORDER BY s.source_updated_at DESC NULLS LAST, s._rec) > 1 THEN "
-        f"'expect_column_values_to_be_unique(source_event_id): id ''' || s.source_event_id || "
-        f"''' appears again earlier in the file with a newer or equal revision; that one is kept' END) AS _reason "
-        f"FROM _stage s LEFT JOIN country_names cn ON cn.name = s.country"
-    )
-    bad_rows = row_checks.quarantine(con, path, mapping.name, cols, malformed, run)
+def _load_events(con, path, header, mapping: Mapping, run, tag, now, as_of, defaults, limits: dict) -> None:
+    """One pass over the file into `_checked` (canonical columns, reason, id, hash), then quarantine + upsert."""
+    seed_known_names(con)
+    numbered = mapping.uses_record_order()
+    malformed = _stage(con, path, header, mapping, f"{tag}a", as_of, defaults, numbered)
+    if not numbered and con.execute("SELECT count(*) FROM _checked WHERE _reason IS NOT NULL").fetchone()[0]:
+        # Rejected rows need their line numbers: read the file again, numbered (clean files never pay this).
+        malformed = _stage(con, path, header, mapping, f"{tag}b", as_of, defaults, True)
+    bad_rows = row_checks.quarantine(con, path, mapping.name, header, malformed, run, tag)
     run.rows_read = con.execute("SELECT count(*) FROM _checked").fetchone()[0] + bad_rows
     run.rejected = bad_rows + con.execute("SELECT count(*) FROM _checked WHERE _reason IS NOT NULL").fetchone()[0]
-    batch_checks.check_batch(con, path, run, max_reject_fraction=max_reject_fraction)
+    batch_checks.check_batch(con, path, run, as_of=as_of, **limits)
     _upsert(con, mapping.name, path, run, now)
 
 
-
-
-
-
+def _stage(con, path, header, mapping: Mapping, tag, as_of, defaults, numbered: bool) -> str | None:
+    scan, malformed = readfile.raw_scan(path, header, tag, numbered=numbered)
+    stage = (f"SELECT {stage_projection(mapping, header, defaults)} "
+             f"FROM (SELECT {clean_projection(mapping, header)} FROM ({scan}))")
+    try:
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE _checked AS SELECT s.*, cn.iso3 AS country_iso3, "
+            f"{row_checks.reason_sql(as_of)} AS _reason, {literal(mapping.name)} || ':' || s.source_event_id "
+            f"AS incident_id, {versions.hash_sql()} AS row_hash "
+            f"FROM ({stage}) s LEFT JOIN country_names cn ON cn.name = s.country"
+        )
+    except duckdb.InvalidInputException as exc:
+        raise IngestRefused(f"{path}: cannot be read as CSV ({str(exc).splitlines()[0][:200]}; mixed line "
+                            f"endings or unbalanced quotes?)") from exc
+    row_checks.resolve_late_countries(con)
+    row_checks.mark_repeated_ids(con)
+    return malformed
 
 
 def _upsert(con, source: str, path: Path, run: IngestResult, now: dt.datetime) -> None:
     data_cols = [c for c in COLUMNS] + ["country_iso3", "extra"]
     ints = {c for c, t in COLUMNS.items() if t == "INTEGER"}
-    select = ", ".join(f"CAST({c} AS INTEGER) AS {c}" if c in ints else c for c in data_cols)
-    con.execute(
-        f"CREATE TEMP TABLE _good AS SELECT {literal(source)} || ':' || source_event_id AS incident_id, "
-        f"{literal(source)} AS source, {select}, _rec FROM _checked WHERE _reason IS NULL"
-    )
-    con.execute(f"ALTER TABLE _good ADD COLUMN row_hash VARCHAR; UPDATE _good SET row_hash = {versions.hash_sql()}")
     # Newer revision time wins; equal or older is ignored. Without revision times, changed content wins.
     con.execute(
         "CREATE TEMP TABLE _diff AS SELECT g.incident_id, CASE "
@@ -190,20 +199,22 @@ def _upsert(con, source: str, path: Path, run: IngestResult, now: dt.datetime) -
         "  CASE WHEN g.source_updated_at > c.source_updated_at THEN 'update' ELSE 'unchanged' END "
         "WHEN c.is_deleted THEN 'unchanged' "
         "WHEN g.row_hash <> c.row_hash THEN 'update' ELSE 'unchanged' END AS action, "
-        "c.first_ingested_at FROM _good g LEFT JOIN incident_current c USING (incident_id)"
+        "c.first_ingested_at FROM _checked g LEFT JOIN incident_current c USING (incident_id) "
+        "WHERE g._reason IS NULL"
     )
     counts = dict(con.execute("SELECT action, count(*) FROM _diff GROUP BY action").fetchall())
     run.inserted, run.updated, run.unchanged = (counts.get(k, 0) for k in ("insert", "update", "unchanged"))
     if run.updated:
         versions.supersede(con, "SELECT incident_id FROM _diff WHERE action = 'update'", now)
     if run.inserted or run.updated:
-        cols = ", ".join(data_cols)
+        select = ", ".join(f"CAST(g.{c} AS INTEGER)" if c in ints else f"g.{c}" for c in data_cols)
         con.execute(
-            f"INSERT INTO incident_current (incident_id, source, {cols}, row_hash, is_deleted, first_ingested_at, "
-            f"valid_from, ingest_run_id, source_file, source_line) "
-            f"SELECT g.incident_id, g.source, {', '.join('g.' + c for c in data_cols)}, g.row_hash, false, "
+            f"INSERT INTO incident_current (incident_id, source, {', '.join(data_cols)}, row_hash, is_deleted, "
+            f"first_ingested_at, valid_from, ingest_run_id, source_file, source_line) "
+            f"SELECT g.incident_id, {literal(source)}, {select}, g.row_hash, false, "
             f"coalesce(d.first_ingested_at, $now), $now, $run, $file, g._rec + 1 "
-            f"FROM _good g JOIN _diff d USING (incident_id) WHERE d.action IN ('insert', 'update')",
+            f"FROM _checked g JOIN _diff d USING (incident_id) WHERE g._reason IS NULL "
+            f"AND d.action IN ('insert', 'update')",
             {"now": now, "run": run.run_id, "file": str(path)},
         )
     run.message = run.summary()

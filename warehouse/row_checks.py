@@ -8,9 +8,11 @@ from pathlib import Path
 import yaml
 
 from warehouse import readfile
+from warehouse.countries import iso3
 from warehouse.sources.mapping import ident, literal
 
 CHECKS = Path(__file__).with_name("checks.yml")
+COUNTRY_CHECK = "expect_column_values_to_be_in_set(country)"
 
 def row_checks() -> list[dict[str, str]]:
     return yaml.safe_load(CHECKS.read_text(encoding="utf-8"))["row_checks"]
@@ -24,7 +26,38 @@ def reason_sql(as_of: dt.date) -> str:
         whens.append(f"WHEN coalesce({fails}, false) THEN {label} || coalesce({message}, '?')")
     return "CASE " + " ".join(whens) + " END"
 
-def quarantine(con, path, source, cols, malformed, run) -> int:
+def resolve_late_countries(con) -> int:
+    """Names the ISO table lacks (word-order variants, aliases) are resolved once, after the pass."""
+    late = [r[0] for r in con.execute(
+        "SELECT DISTINCT country FROM _checked WHERE country IS NOT NULL AND country_iso3 IS NULL "
+        "AND country NOT IN (SELECT name FROM country_names)").fetchall()]
+    resolved = [(n, iso3(n)) for n in late]
+    if resolved:
+        con.executemany("INSERT INTO country_names VALUES (?, ?)", resolved)
+    if any(code for _, code in resolved):
+        # The country check is the last row check, so a row failing it passed all the others.
+        con.execute(
+            "UPDATE _checked SET country_iso3 = cn.iso3, _reason = CASE WHEN starts_with(_reason, "
+            f"{literal(COUNTRY_CHECK)}) THEN NULL ELSE _reason END FROM country_names cn "
+            "WHERE _checked.country = cn.name AND _checked.country_iso3 IS NULL AND cn.iso3 IS NOT NULL")
+    return len(resolved)
+
+
+def mark_repeated_ids(con) -> int:
+    """An id twice in one file: the latest revision (then the first line) loads, the others are rejected."""
+    repeated = con.execute("SELECT count(*) FROM (SELECT source_event_id FROM _checked WHERE _reason IS NULL "
+                           "GROUP BY 1 HAVING count(*) > 1)").fetchone()[0]
+    if repeated:
+        con.execute(
+            "UPDATE _checked SET _reason = 'expect_column_values_to_be_unique(source_event_id): id ''' || "
+            "source_event_id || ''' appears again earlier in the file with a newer or equal revision; that one "
+            "is kept' WHERE rowid IN (SELECT r FROM (SELECT rowid AS r, row_number() OVER (PARTITION BY "
+            "source_event_id ORDER BY source_updated_at DESC NULLS LAST, _rec, row_hash) AS n FROM _checked "
+            "WHERE _reason IS NULL) WHERE n > 1)")
+    return repeated
+
+
+def quarantine(con, path, source, header, malformed, run, tag) -> int:
     """Write rejected rows with reason, file, source line and raw text; return the malformed count."""
     skipped: dict[int, tuple[str, str]] = {}
     if malformed:
@@ -32,17 +65,20 @@ def quarantine(con, path, source, cols, malformed, run) -> int:
             f"SELECT line, csv_line, error_type || ': ' || error_message FROM {malformed}"
         ).fetchall():
             skipped[int(line)] = (csv_line.strip("\r\n"), err.splitlines()[0][:300])
-    bad = con.execute("SELECT _rec FROM _checked WHERE _reason IS NOT NULL").fetchall()
-    lines = readfile.source_lines(path, {r for (r,) in bad}, set(skipped))
-    con.execute("CREATE TEMP TABLE _lines (rec BIGINT, line BIGINT)")
-    if lines:
+    con.execute("CREATE TEMP TABLE _rejects (line BIGINT, reason VARCHAR, raw VARCHAR)")
+    bad = {r for (r,) in con.execute("SELECT _rec FROM _checked WHERE _reason IS NOT NULL").fetchall()}
+    if bad:
+        # Raw text only for the rejected rows: a second scan numbers records the same way.
+        lines = readfile.source_lines(path, bad, set(skipped))
+        con.execute("CREATE TEMP TABLE _lines (rec BIGINT, line BIGINT)")
         con.executemany("INSERT INTO _lines VALUES (?, ?)", list(lines.items()))
-    raw_json = "to_json(struct_pack(" + ", ".join(f"{ident(c)} := r.{ident(c)}" for c in cols) + "))"
-    con.execute(
-        f"CREATE TEMP TABLE _rejects AS SELECT coalesce(l.line, c._rec + 1) AS line, c._reason AS reason, "
-        f"CAST({raw_json} AS VARCHAR) AS raw FROM _checked c JOIN _raw r USING (_rec) "
-        f"LEFT JOIN _lines l ON l.rec = c._rec WHERE c._reason IS NOT NULL"
-    )
+        scan, _ = readfile.raw_scan(path, header, f"{tag}b", keep_rejects=False)
+        raw_json = "to_json(struct_pack(" + ", ".join(f"{ident(c)} := r.{ident(c)}" for c in header) + "))"
+        con.execute(
+            f"INSERT INTO _rejects SELECT coalesce(l.line, c._rec + 1), c._reason, CAST({raw_json} AS VARCHAR) "
+            f"FROM _checked c JOIN ({scan}) r USING (_rec) LEFT JOIN _lines l ON l.rec = c._rec "
+            f"WHERE c._reason IS NOT NULL"
+        )
     if skipped:
         con.executemany(
             "INSERT INTO _rejects VALUES (?, ?, ?)",

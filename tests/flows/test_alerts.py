@@ -252,7 +252,7 @@ def test_starttls_and_auth_against_a_server_that_requires_them(incidents, tls_ce
 
 
 def _fail_check(con, check: str, indicator: str | None, severity: str = "critical", suite: str | None = None) -> None:
-    run_id = con.execute("SELECT coalesce(max(run_id), 0) FROM validation_runs").fetchone()[0]
+    run_id = con.execute("SELECT coalesce(max(run_id), 0) FROM validation_runs WHERE kind = 'full'").fetchone()[0]
     if not run_id:
         run_id = con.execute("INSERT INTO validation_runs (as_of, started_at) VALUES (?, now()) RETURNING run_id",
                              [AS_OF]).fetchone()[0]

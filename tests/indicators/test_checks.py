@@ -16,7 +16,6 @@ from flows.validation import check_freshness, freshness_expectations, run_valida
 from indicators.checks import applicable, check_indicators
 from indicators.definitions import DEFINITIONS_DIR, load_definitions
 from riskwatch.cli import cli
-from riskwatch.cli_validate import validate
 from tests.conftest import SAMPLE
 from warehouse import db, gx_engine
 from warehouse.gx_engine import ValidationError
@@ -25,8 +24,6 @@ from warehouse.load import ingest_file
 AS_OF = dt.date(2025, 12, 31)
 FRESHNESS = {"acled": {"max_event_age_days": 14, "max_ingest_age_days": 8},
              "ucdp": {"max_event_age_days": 400, "max_ingest_age_days": 400}, "gtd": "never", "curated": "never"}
-if validate.name not in cli.commands:
-    cli.add_command(validate)
 
 
 def put(con, indicator, series, grain, starts, values, as_of=AS_OF):
@@ -207,6 +204,7 @@ def test_cli_validate_exits_0_on_the_sample_and_1_after_a_corrupt_value(sample_d
     shutil.copy(sample_db, tmp_path / "riskwatch.duckdb")
     config = tmp_path / "riskwatch.toml"
     config.write_text(f'[pipeline]\nreports_dir = "{tmp_path / "reports"}"\n\n[freshness]\nucdp = "never"\n')
+    assert "validate" in cli.commands  # registered by riskwatch.cli
     args = ["--warehouse", str(tmp_path / "riskwatch.duckdb"), "--config", str(config), "validate",
             "--as-of", "2025-12-31"]
     ok = CliRunner().invoke(cli, args)
@@ -222,5 +220,13 @@ def test_cli_validate_exits_0_on_the_sample_and_1_after_a_corrupt_value(sample_d
     assert "| indicator_cross_border_strikes | non_negative | critical | FAIL" in bad.output
     assert "alerts suppressed for cross_border_strikes" in bad.output
     con = db.connect(tmp_path / "riskwatch.duckdb", read_only=True)
+    assert con.execute("SELECT DISTINCT indicator FROM failed_checks WHERE severity = 'critical'").fetchall() == [
+        ("cross_border_strikes",)]
+    con.close()
+    # An ingest in between (its batch checks are a validation run too) must not hide the failure from the gate.
+    con = db.connect(tmp_path / "riskwatch.duckdb")
+    from tests.conftest import acled_row, write_csv
+    ingest_file(con, write_csv(tmp_path / "late.csv", [acled_row(event_id_cnty="LATE1")]), "acled",
+                as_of=dt.date(2025, 12, 31))
     assert con.execute("SELECT DISTINCT indicator FROM failed_checks WHERE severity = 'critical'").fetchall() == [
         ("cross_border_strikes",)]
