@@ -105,7 +105,6 @@ def _artifacts(summary: dict) -> None:
     if summary["report"]:
         lines.append(f"| weekly report | {summary['report']['path']} ({summary['report']['delivery']}) |")
     create_markdown_artifact("\n".join(lines), key="riskwatch-run-summary", description="riskwatch run summary")
-    rows = [{k: str(v) for k, v in q.items() if k in ("subject", "kind", "severity", "status", "to")}
-            for q in al.get("queued", [])]
-    create_table_artifact(rows or [{"subject": "no new alerts"}], key="riskwatch-new-alerts",
-                          description="Alert notifications of this run")
+    rows = [{k: str(v) for k, v in n.items()} for n in al.get("notified", [])]
+    create_table_artifact(rows or [{"subject": "no new alert notifications"}], key="riskwatch-new-alerts",
+                          description="Alert notifications of this run (new, escalated, resolved, reminders)")

@@ -112,9 +112,13 @@ def evaluate_alerts(warehouse_path: str, as_of: dt.date, dry_run: bool = False, 
 
     settings = load_settings(warehouse_path, config)
     with warehouse(settings) as con:
+        last = con.execute("SELECT coalesce(max(notification_id), 0) FROM notifications").fetchone()[0]
         run = evaluate(con, as_of, settings, dry_run=dry_run)
+        cur = con.execute("SELECT kind, severity, subject, status, recipients, coalesce(delivered_via, last_error) "
+                          "AS delivery FROM notifications WHERE notification_id > ? ORDER BY notification_id", [last])
+        notified = [dict(zip([d[0] for d in cur.description], row, strict=True)) for row in cur.fetchall()]
     return {k: getattr(run, k) for k in ("firing", "silenced", "new", "escalated", "resolved", "sent", "pending",
-                                         "failed")} | {"queued": run.queued, "errors": run.errors,
+                                         "failed")} | {"queued": run.queued, "errors": run.errors, "notified": notified,
                                                        "withheld": [w.__dict__ for w in run.withheld]}
 
 

@@ -177,7 +177,7 @@ def _stage(con, path, header, mapping: Mapping, tag, as_of, defaults, numbered: 
         con.execute(
             f"CREATE OR REPLACE TEMP TABLE _checked AS SELECT s.*, cn.iso3 AS country_iso3, "
             f"{row_checks.reason_sql(as_of)} AS _reason, {literal(mapping.name)} || ':' || s.source_event_id "
-            f"AS incident_id, {versions.hash_sql()} AS row_hash "
+            f"AS incident_id, CASE WHEN s.source_updated_at IS NULL THEN {versions.hash_sql()} END AS row_hash "
             f"FROM ({stage}) s LEFT JOIN country_names cn ON cn.name = s.country"
         )
     except duckdb.InvalidInputException as exc:
@@ -198,7 +198,7 @@ def _upsert(con, source: str, path: Path, run: IngestResult, now: dt.datetime) -
         "WHEN g.source_updated_at IS NOT NULL AND c.source_updated_at IS NOT NULL THEN "
         "  CASE WHEN g.source_updated_at > c.source_updated_at THEN 'update' ELSE 'unchanged' END "
         "WHEN c.is_deleted THEN 'unchanged' "
-        "WHEN g.row_hash <> c.row_hash THEN 'update' ELSE 'unchanged' END AS action, "
+        "WHEN g.row_hash IS DISTINCT FROM c.row_hash THEN 'update' ELSE 'unchanged' END AS action, "
         "c.first_ingested_at FROM _checked g LEFT JOIN incident_current c USING (incident_id) "
         "WHERE g._reason IS NULL"
     )
@@ -208,13 +208,17 @@ def _upsert(con, source: str, path: Path, run: IngestResult, now: dt.datetime) -
         versions.supersede(con, "SELECT incident_id FROM _diff WHERE action = 'update'", now)
     if run.inserted or run.updated:
         select = ", ".join(f"CAST(g.{c} AS INTEGER)" if c in ints else f"g.{c}" for c in data_cols)
+        if run.unchanged or run.updated:
+            # Only the changed rows, joined through the small side.
+            source_rows = ("(SELECT incident_id, first_ingested_at FROM _diff WHERE action <> 'unchanged') d "
+                           "JOIN _checked g USING (incident_id) WHERE g._reason IS NULL")
+        else:   # a first load: every good row is new
+            source_rows = "_checked g, (SELECT CAST(NULL AS TIMESTAMP) AS first_ingested_at) d WHERE g._reason IS NULL"
         con.execute(
             f"INSERT INTO incident_current (incident_id, source, {', '.join(data_cols)}, row_hash, is_deleted, "
             f"first_ingested_at, valid_from, ingest_run_id, source_file, source_line) "
             f"SELECT g.incident_id, {literal(source)}, {select}, g.row_hash, false, "
-            f"coalesce(d.first_ingested_at, $now), $now, $run, $file, g._rec + 1 "
-            f"FROM _checked g JOIN _diff d USING (incident_id) WHERE g._reason IS NULL "
-            f"AND d.action IN ('insert', 'update')",
+            f"coalesce(d.first_ingested_at, $now), $now, $run, $file, g._rec + 1 FROM {source_rows}",
             {"now": now, "run": run.run_id, "file": str(path)},
         )
     run.message = run.summary()

@@ -53,6 +53,12 @@ def test_pipeline_twice_second_run_ingests_and_sends_nothing(prefect_harness, de
     assert "2024-11-04" in html or "4 November 2024" in html or "4–10 November 2024" in html
     assert "<svg" in html
 
+    from prefect.artifacts import Artifact
+
+    summary = Artifact.get("riskwatch-run-summary")
+    assert summary is not None and "rows ingested | 5931 inserted" in summary.data
+    assert "Attacks on Chinese nationals" in str(Artifact.get("riskwatch-new-alerts").data)
+
     second = pipeline(warehouse=wh, as_of=DEMO_AS_OF, files=SAMPLE_FILES)
     assert [r["status"] for r in second["ingested"]] == ["skipped", "skipped"]
     assert second["refresh"]["indicators"]["indicators"]["mode"] == "unchanged"

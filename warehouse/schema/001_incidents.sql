@@ -60,7 +60,7 @@ CREATE TABLE incident_current (
     tags VARCHAR,
     extra JSON,
     source_updated_at TIMESTAMP,
-    row_hash VARCHAR NOT NULL,
+    row_hash VARCHAR,              -- MD5 of the content, for sources without revision times (else NULL)
     is_deleted BOOLEAN NOT NULL DEFAULT false,
     first_ingested_at TIMESTAMP NOT NULL,
     valid_from TIMESTAMP NOT NULL,

@@ -1,0 +1,105 @@
+"""Benchmark: tagging + every indicator over N incidents, beside a plain GROUP BY quarter, same run.
+
+    .venv/bin/python bench/bench_indicators.py [--rows 5000000] [--workdir /tmp/rwbench] [--no-readme]
+
+A warehouse of N synthetic ACLED incidents (bench/generate.py; cached in --workdir) is refreshed in
+full (tags, cross-source duplicates, every indicator definition and grain, as of 2025-12-31), then
+1,000 new incidents are ingested and the refresh runs again, incrementally. The plain query is
+`SELECT date_trunc('quarter', event_date), count(*) FROM incidents GROUP BY 1`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import shutil
+import sys
+import time
+from pathlib import Path
+
+import duckdb
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.common import machine, peak_rss_mib, write_section  # noqa: E402
+from bench.generate import generate_acled_csv  # noqa: E402
+from indicators.refresh import refresh  # noqa: E402
+from warehouse import db  # noqa: E402
+from warehouse.load import ingest_file  # noqa: E402
+
+AS_OF = dt.date(2025, 12, 31)
+WATCHED = ["PAK", "AFG", "IRN", "IND"]
+
+
+def base_warehouse(rows: int, workdir: Path, memory_limit: str) -> Path:
+    """A warehouse holding `rows` incidents, built once and copied for each run."""
+    cached = workdir / f"indicators_base_{rows}.duckdb"
+    if not cached.exists():
+        csv = workdir / f"acled_{rows}.csv"
+        if not csv.exists():
+            generate_acled_csv(str(csv), rows)
+        con = db.connect(cached, memory_limit=memory_limit)
+        ingest_file(con, csv, "acled", as_of=AS_OF)
+        con.close()
+    return cached
+
+
+def new_rows_file(workdir: Path) -> Path:
+    """1,000 incidents with ids no generated file uses."""
+    path = workdir / "acled_1000_new.csv"
+    if not path.exists():
+        tmp = workdir / "acled_1000_tmp.csv"
+        generate_acled_csv(str(tmp), 1000, seed=77)
+        duckdb.sql(f"COPY (SELECT * REPLACE ('NEW' || event_id_cnty AS event_id_cnty) FROM read_csv('{tmp}', "
+                   f"all_varchar=true)) TO '{path}' (HEADER)")
+    return path
+
+
+def timed(fn):
+    start = time.perf_counter()
+    out = fn()
+    return time.perf_counter() - start, out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--rows", type=int, default=5_000_000)
+    ap.add_argument("--workdir", default="/tmp/rwbench")
+    ap.add_argument("--memory-limit", default="3GB")
+    ap.add_argument("--no-readme", action="store_true")
+    a = ap.parse_args()
+    workdir = Path(a.workdir)
+    workdir.mkdir(parents=True, exist_ok=True)
+    base = base_warehouse(a.rows, workdir, a.memory_limit)
+    work = workdir / "indicators_run.duckdb"
+    shutil.copyfile(base, work)
+    con = db.connect(work, memory_limit=a.memory_limit)
+    plain, _ = timed(lambda: con.execute("SELECT date_trunc('quarter', event_date) AS q, count(*) FROM incidents "
+                                         "GROUP BY 1").fetchall())
+    full, r_full = timed(lambda: refresh(con, AS_OF, watched=WATCHED, full=True))
+    values = con.execute("SELECT count(*) FROM indicator_values").fetchone()[0]
+    tags = con.execute("SELECT count(*) FROM incident_tags").fetchone()[0]
+    ingest, r_ing = timed(lambda: ingest_file(con, new_rows_file(workdir), "acled", as_of=AS_OF))
+    inc, r_inc = timed(lambda: refresh(con, AS_OF, watched=WATCHED))
+    con.close()
+    rows = [
+        ("plain `GROUP BY quarter` over incidents", plain, ""),
+        ("full refresh: tags + duplicates + all indicators", full,
+         f"{r_full.tags['tags']:,} tags; {values:,} indicator values; {full / plain:.1f}x the plain query "
+         f"(target <= 5x)"),
+        ("ingest of 1,000 new incidents", ingest, f"{r_ing.inserted} inserted"),
+        ("incremental refresh after that ingest", inc,
+         f"{r_inc.tags['incidents_retagged']} retagged, {r_inc.indicators.periods_recomputed} periods recomputed "
+         f"({r_inc.indicators.mode}); target <= 1 s"),
+    ]
+    table = "| step | time (s) | notes |\n|---|---:|---|\n" + "\n".join(f"| {n} | {t:.2f} | {x} |" for n, t, x in rows)
+    intro = __doc__.split(chr(10) * 2, 2)[2].strip()
+    section = (f"`python bench/bench_indicators.py --rows {a.rows}` — {machine(a.memory_limit)}; {a.rows:,} "
+               f"incidents, {tags:,} tags. Peak RSS of the run {peak_rss_mib():,.0f} MiB.\n\n{intro}\n\n{table}")
+    print(section)
+    if not a.no_readme:
+        write_section("Indicators", section)
+
+
+if __name__ == "__main__":
+    main()
