@@ -48,6 +48,7 @@ class IngestResult:
     rejected: int = 0
     deleted: int = 0
     message: str = ""
+    fingerprint: tuple = (None, None, None)   # resolved path, size, mtime_ns
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -89,14 +90,16 @@ def ingest_file(
             raise IngestRefused(
                 f"{path}: not a {mapping.name} file: missing required column(s) {', '.join(missing)}"
             )
-    sha = readfile.sha256_of(path)
+    stat = path.stat()
+    fingerprint = (str(path.resolve()), stat.st_size, stat.st_mtime_ns)
     started = _now(con)
     run = IngestResult(run_id=0, file=str(path), source=mapping.name, kind=kind, status="running")
-    previous = con.execute(
-        "SELECT run_id, finished_at FROM ingest_runs WHERE sha256 = ? AND source = ? AND status = 'success' "
-        "ORDER BY run_id DESC LIMIT 1",
-        [sha, mapping.name],
-    ).fetchone()
+    seen = "SELECT run_id, finished_at, sha256 FROM ingest_runs WHERE source = ? AND status = 'success' AND "
+    previous = con.execute(seen + "file_path = ? AND file_size = ? AND file_mtime_ns = ? ORDER BY run_id DESC LIMIT 1",
+                           [mapping.name, *fingerprint]).fetchone()
+    sha = previous[2] if previous else readfile.sha256_of(path)
+    previous = previous or con.execute(seen + "sha256 = ? ORDER BY run_id DESC LIMIT 1", [mapping.name, sha]).fetchone()
+    run.fingerprint = fingerprint
     if previous and not force:
         run.status = "skipped"
         run.message = f"already ingested by run {previous[0]} at {previous[1]:%Y-%m-%d %H:%M}: nothing changed"
@@ -126,15 +129,16 @@ def ingest_file(
         raise
     finally:
         _drop_temp(con)
+        con.execute("RESET preserve_insertion_order")
     return run
 
 
 def _record_run(con, run: IngestResult, sha: str, started: dt.datetime) -> int:
     return con.execute(
-        "INSERT INTO ingest_runs (file, sha256, source, kind, started_at, finished_at, status, message) "
-        "VALUES (?, ?, ?, ?, ?, CASE WHEN ? <> 'running' THEN CAST(current_timestamp AS TIMESTAMP) END, ?, ?) "
-        "RETURNING run_id",
-        [run.file, sha, run.source, run.kind, started, run.status, run.status, run.message],
+        "INSERT INTO ingest_runs (file, sha256, source, kind, started_at, finished_at, status, message, file_path, "
+        "file_size, file_mtime_ns) VALUES (?, ?, ?, ?, ?, CASE WHEN ? <> 'running' THEN "
+        "CAST(current_timestamp AS TIMESTAMP) END, ?, ?, ?, ?, ?) RETURNING run_id",
+        [run.file, sha, run.source, run.kind, started, run.status, run.status, run.message, *run.fingerprint],
     ).fetchone()[0]
 
 
@@ -170,15 +174,21 @@ def _load_events(con, path, header, mapping: Mapping, run, tag, now, as_of, defa
 
 
 def _stage(con, path, header, mapping: Mapping, tag, as_of, defaults, numbered: bool) -> str | None:
+    # Unordered scans let DuckDB stream without keeping rows in file order: less memory on big files.
+    con.execute(f"SET preserve_insertion_order = {'true' if numbered else 'false'}")
     scan, malformed = readfile.raw_scan(path, header, tag, numbered=numbered)
+    # A map, not a join: DuckDB underestimates the CSV scan and would build a join's hash table on the file.
+    con.execute("SET VARIABLE country_iso3 = (SELECT map(list(name), list(iso3)) FROM country_names "
+                "WHERE iso3 IS NOT NULL)")
     stage = (f"SELECT {stage_projection(mapping, header, defaults)} "
              f"FROM (SELECT {clean_projection(mapping, header)} FROM ({scan}))")
     try:
         con.execute(
-            f"CREATE OR REPLACE TEMP TABLE _checked AS SELECT s.*, cn.iso3 AS country_iso3, "
+            f"CREATE OR REPLACE TEMP TABLE _checked AS SELECT s.*, "
+            f"CAST(getvariable('country_iso3')[s.country] AS VARCHAR) AS country_iso3, "
             f"{row_checks.reason_sql(as_of)} AS _reason, {literal(mapping.name)} || ':' || s.source_event_id "
             f"AS incident_id, CASE WHEN s.source_updated_at IS NULL THEN {versions.hash_sql()} END AS row_hash "
-            f"FROM ({stage}) s LEFT JOIN country_names cn ON cn.name = s.country"
+            f"FROM ({stage}) s"
         )
     except duckdb.InvalidInputException as exc:
         raise IngestRefused(f"{path}: cannot be read as CSV ({str(exc).splitlines()[0][:200]}; mixed line "
@@ -191,18 +201,23 @@ def _stage(con, path, header, mapping: Mapping, tag, as_of, defaults, numbered: 
 def _upsert(con, source: str, path: Path, run: IngestResult, now: dt.datetime) -> None:
     data_cols = [c for c in COLUMNS] + ["country_iso3", "extra"]
     ints = {c for c, t in COLUMNS.items() if t == "INTEGER"}
-    # Newer revision time wins; equal or older is ignored. Without revision times, changed content wins.
-    con.execute(
-        "CREATE TEMP TABLE _diff AS SELECT g.incident_id, CASE "
-        "WHEN c.incident_id IS NULL THEN 'insert' "
-        "WHEN g.source_updated_at IS NOT NULL AND c.source_updated_at IS NOT NULL THEN "
-        "  CASE WHEN g.source_updated_at > c.source_updated_at THEN 'update' ELSE 'unchanged' END "
-        "WHEN c.is_deleted THEN 'unchanged' "
-        "WHEN g.row_hash IS DISTINCT FROM c.row_hash THEN 'update' ELSE 'unchanged' END AS action, "
-        "c.first_ingested_at FROM _checked g LEFT JOIN incident_current c USING (incident_id) "
-        "WHERE g._reason IS NULL"
-    )
-    counts = dict(con.execute("SELECT action, count(*) FROM _diff GROUP BY action").fetchall())
+    if not con.execute("SELECT count(*) FROM incident_current WHERE source = ?", [source]).fetchone()[0]:
+        # A source's first load: every good row is new, no need to compare.
+        con.execute("CREATE TEMP TABLE _diff AS SELECT NULL::VARCHAR AS incident_id, 'insert' AS action, "
+                    "NULL::TIMESTAMP AS first_ingested_at, count(*) AS n FROM _checked WHERE _reason IS NULL")
+    else:
+        # Newer revision time wins; equal or older is ignored. Without revision times, changed content wins.
+        con.execute(
+            "CREATE TEMP TABLE _diff AS SELECT g.incident_id, CASE "
+            "WHEN c.incident_id IS NULL THEN 'insert' "
+            "WHEN g.source_updated_at IS NOT NULL AND c.source_updated_at IS NOT NULL THEN "
+            "  CASE WHEN g.source_updated_at > c.source_updated_at THEN 'update' ELSE 'unchanged' END "
+            "WHEN c.is_deleted THEN 'unchanged' "
+            "WHEN g.row_hash IS DISTINCT FROM c.row_hash THEN 'update' ELSE 'unchanged' END AS action, "
+            "c.first_ingested_at, 1 AS n FROM _checked g LEFT JOIN incident_current c USING (incident_id) "
+            "WHERE g._reason IS NULL"
+        )
+    counts = dict(con.execute("SELECT action, sum(n) FROM _diff GROUP BY action").fetchall())
     run.inserted, run.updated, run.unchanged = (counts.get(k, 0) for k in ("insert", "update", "unchanged"))
     if run.updated:
         versions.supersede(con, "SELECT incident_id FROM _diff WHERE action = 'update'", now)
@@ -213,12 +228,14 @@ def _upsert(con, source: str, path: Path, run: IngestResult, now: dt.datetime) -
             source_rows = ("(SELECT incident_id, first_ingested_at FROM _diff WHERE action <> 'unchanged') d "
                            "JOIN _checked g USING (incident_id) WHERE g._reason IS NULL")
         else:   # a first load: every good row is new
-            source_rows = "_checked g, (SELECT CAST(NULL AS TIMESTAMP) AS first_ingested_at) d WHERE g._reason IS NULL"
+            source_rows = ("(SELECT *, CAST(NULL AS TIMESTAMP) AS first_ingested_at FROM _checked) g "
+                           "WHERE g._reason IS NULL")
         con.execute(
             f"INSERT INTO incident_current (incident_id, source, {', '.join(data_cols)}, row_hash, is_deleted, "
             f"first_ingested_at, valid_from, ingest_run_id, source_file, source_line) "
             f"SELECT g.incident_id, {literal(source)}, {select}, g.row_hash, false, "
-            f"coalesce(d.first_ingested_at, $now), $now, $run, $file, g._rec + 1 FROM {source_rows}",
+            f"coalesce({'d' if run.unchanged or run.updated else 'g'}.first_ingested_at, $now), $now, $run, $file, "
+            f"g._rec + 1 FROM {source_rows}",
             {"now": now, "run": run.run_id, "file": str(path)},
         )
     run.message = run.summary()
