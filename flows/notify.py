@@ -8,7 +8,6 @@ import os
 import re
 import smtplib
 import ssl
-import tempfile
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from email.errors import HeaderParseError
@@ -17,6 +16,8 @@ from email.message import EmailMessage
 from email.policy import default as _default_policy
 from email.utils import formatdate, getaddresses, make_msgid
 from pathlib import Path
+
+from warehouse.atomic import atomic_file
 
 log = logging.getLogger(__name__)
 
@@ -210,18 +211,8 @@ def write_outbox(message: EmailMessage, outbox_dir: str | os.PathLike[str], name
     directory.mkdir(parents=True, exist_ok=True)
     stem = _UNSAFE_FILENAME.sub("_", name).strip("._")[:120] or "message"
     target = directory / (stem if stem.endswith(".eml") else f"{stem}.eml")
-    # Hidden .tmp name: readers globbing *.eml never see a half-written file.
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(message.as_bytes())
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+    with atomic_file(target, "wb") as fh:   # readers globbing *.eml never see a half-written file
+        fh.write(message.as_bytes())
     log.info("wrote %r to %s", message["Subject"], target)
     return target
 

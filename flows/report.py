@@ -12,7 +12,6 @@ import datetime as dt
 import hashlib
 import json
 import logging
-import os
 import shutil
 import subprocess
 import tempfile
@@ -29,6 +28,7 @@ from flows.report_charts import panel_svg
 from flows.settings import Settings
 from indicators import asof
 from indicators.definitions import Definition, load_definitions
+from warehouse.atomic import atomic_file
 
 log = logging.getLogger(__name__)
 
@@ -155,19 +155,6 @@ def render(context: dict[str, Any]) -> str:
     return _environment().get_template(TEMPLATE).render(**context)
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.chmod(tmp, 0o644)            # mkstemp makes it private; an archived report is for every analyst
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def build_weekly_report(con: duckdb.DuckDBPyConnection, as_of: dt.date, settings: Settings, *,
                         out: str | Path | None = None) -> ReportResult:
     """Write the report of the last complete ISO week on or before `as_of`; archive its path and sha256."""
@@ -175,7 +162,8 @@ def build_weekly_report(con: duckdb.DuckDBPyConnection, as_of: dt.date, settings
     week = context["week"]
     html = render(context)
     path = Path(out) if out else default_path(settings, week)
-    _write_atomic(path, html)
+    with atomic_file(path, "w", encoding="utf-8") as fh:
+        fh.write(html)
     digest = hashlib.sha256(html.encode("utf-8")).hexdigest()
     result = ReportResult(path=path, week_start=week.start, week_end=week.end, iso_year=week.iso_year,
                           iso_week=week.iso_week, headline=context["headline"], as_of=as_of, sha256=digest,

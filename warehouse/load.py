@@ -16,7 +16,7 @@ from typing import Any
 import duckdb
 
 from warehouse import batch_checks, deletions, readfile, row_checks, versions
-from warehouse.canonical import COLUMNS
+from warehouse.canonical import CHECKED_TEXT, COLUMNS
 from warehouse.countries import seed_known_names
 from warehouse.readfile import IngestRefused
 from warehouse.sources.mapping import (
@@ -158,87 +158,139 @@ def _drop_temp(con) -> None:
         con.execute(f"DROP TABLE IF EXISTS temp.{ident(name)}")
 
 
+# What the checks read (checks.yml, source vocabularies) stays in `_checked`; the other columns only say
+# whether they are filled, so a multi-GB file never sits twice in memory. The write re-reads the file.
+CHECKED_COLUMNS = {"source_event_id", "event_date", "date_end", "latitude", "longitude", "fatalities", "country",
+                   "event_type", "sub_event_type", "disorder_type", "source_updated_at"}
+PAYLOAD = [c for c in COLUMNS if c not in CHECKED_COLUMNS] + ["extra"]
+
+
 def _load_events(con, path, header, mapping: Mapping, run, tag, now, as_of, defaults, limits: dict) -> None:
-    """One pass over the file into `_checked` (canonical columns, reason, id, hash), then quarantine + upsert."""
+    """Check the file in one light pass (`_checked`), quarantine, then write the new and changed rows."""
     seed_known_names(con)
+    first_load = not con.execute("SELECT count(*) FROM incident_current WHERE source = ?",
+                                 [mapping.name]).fetchone()[0]
     numbered = mapping.uses_record_order()
-    malformed = _stage(con, path, header, mapping, f"{tag}a", as_of, defaults, numbered)
+    malformed = _stage(con, path, header, mapping, f"{tag}a", as_of, defaults, numbered, not first_load)
     if not numbered and con.execute("SELECT count(*) FROM _checked WHERE _reason IS NOT NULL").fetchone()[0]:
         # Rejected rows need their line numbers: read the file again, numbered (clean files never pay this).
-        malformed = _stage(con, path, header, mapping, f"{tag}b", as_of, defaults, True)
+        numbered = True
+        malformed = _stage(con, path, header, mapping, f"{tag}b", as_of, defaults, numbered, not first_load)
     bad_rows = row_checks.quarantine(con, path, mapping.name, header, malformed, run, tag)
     run.rows_read = con.execute("SELECT count(*) FROM _checked").fetchone()[0] + bad_rows
     run.rejected = bad_rows + con.execute("SELECT count(*) FROM _checked WHERE _reason IS NOT NULL").fetchone()[0]
     batch_checks.check_batch(con, path, run, as_of=as_of, **limits)
-    _upsert(con, mapping.name, path, run, now)
+    _diff(con, run, now, first_load)
+    if first_load and run.inserted:
+        # A first load writes every good row: stream them from a second read instead of holding them.
+        scan, _ = readfile.raw_scan(path, header, f"{tag}w", keep_rejects=False, numbered=numbered)
+        _write_all(con, _staged_sql(mapping, header, defaults, scan), mapping.name, path, run, now, numbered)
+    elif run.inserted or run.updated:
+        _write_changed(con, mapping.name, path, run, now)
+    run.message = run.summary()
 
 
-def _stage(con, path, header, mapping: Mapping, tag, as_of, defaults, numbered: bool) -> str | None:
-    # Unordered scans let DuckDB stream without keeping rows in file order: less memory on big files.
-    con.execute(f"SET preserve_insertion_order = {'true' if numbered else 'false'}")
-    scan, malformed = readfile.raw_scan(path, header, tag, numbered=numbered)
+def _staged_sql(mapping: Mapping, header, defaults, scan: str) -> str:
+    """Every canonical column of every record, plus its country code, incident id and content hash."""
+    stage = (f"SELECT {stage_projection(mapping, header, defaults)} "
+             f"FROM (SELECT {clean_projection(mapping, header)} FROM ({scan}))")
+    return (f"SELECT s.*, CAST(getvariable('country_iso3')[s.country] AS VARCHAR) AS country_iso3, "
+            f"{literal(mapping.name)} || ':' || s.source_event_id AS incident_id, "
+            f"CASE WHEN s.source_updated_at IS NULL THEN {versions.hash_sql()} END AS row_hash FROM ({stage}) s")
+
+
+def _set_country_map(con) -> None:
     # A map, not a join: DuckDB underestimates the CSV scan and would build a join's hash table on the file.
     con.execute("SET VARIABLE country_iso3 = (SELECT map(list(name), list(iso3)) FROM country_names "
                 "WHERE iso3 IS NOT NULL)")
-    stage = (f"SELECT {stage_projection(mapping, header, defaults)} "
-             f"FROM (SELECT {clean_projection(mapping, header)} FROM ({scan}))")
+
+
+def _stage(con, path, header, mapping: Mapping, tag, as_of, defaults, numbered: bool, compare: bool) -> str | None:
+    """`_checked`: what the checks read for every row; with `compare`, also the row's action against the
+    warehouse and, for new and changed rows only, the rest of their columns (`_p_<column>`)."""
+    # Unordered scans let DuckDB stream without keeping rows in file order: less memory on big files.
+    con.execute(f"SET preserve_insertion_order = {'true' if numbered else 'false'}")
+    scan, malformed = readfile.raw_scan(path, header, tag, numbered=numbered)
+    _set_country_map(con)
+    light = ", ".join(c if c in CHECKED_COLUMNS else f"CASE WHEN {c} IS NOT NULL THEN true END AS {c}"
+                      for c in COLUMNS)
+    texts = ", ".join(f"_{c}_text" for c in CHECKED_TEXT)
+    staged, extra = _staged_sql(mapping, header, defaults, scan), ""
+    if compare:
+        # Newer revision time wins; equal or older is ignored. Without revision times, changed content wins.
+        staged = (
+            f"SELECT s.*, CASE WHEN c.incident_id IS NULL THEN 'insert' "
+            f"WHEN s.source_updated_at IS NOT NULL AND c.ts IS NOT NULL THEN "
+            f"  CASE WHEN s.source_updated_at > c.ts THEN 'update' ELSE 'unchanged' END "
+            f"WHEN c.del THEN 'unchanged' WHEN s.row_hash IS DISTINCT FROM c.hash THEN 'update' "
+            f"ELSE 'unchanged' END AS _action, c.first_ingested_at AS _first_seen FROM ({staged}) s "
+            f"LEFT JOIN (SELECT incident_id, source_updated_at AS ts, row_hash AS hash, is_deleted AS del, "
+            f"first_ingested_at FROM incident_current WHERE source = {literal(mapping.name)}) c USING (incident_id)")
+        extra = ", _action, _first_seen, " + ", ".join(
+            f"CASE WHEN _action <> 'unchanged' THEN {c} END AS _p_{c}" for c in PAYLOAD)
+        # DuckDB underestimates the CSV scan; keep the hash table on the warehouse side, never on the file.
+        con.execute("SET disabled_optimizers = 'build_side_probe_side'")
     try:
         con.execute(
-            f"CREATE OR REPLACE TEMP TABLE _checked AS SELECT s.*, "
-            f"CAST(getvariable('country_iso3')[s.country] AS VARCHAR) AS country_iso3, "
-            f"{row_checks.reason_sql(as_of)} AS _reason, {literal(mapping.name)} || ':' || s.source_event_id "
-            f"AS incident_id, CASE WHEN s.source_updated_at IS NULL THEN {versions.hash_sql()} END AS row_hash "
-            f"FROM ({stage}) s"
+            f"CREATE OR REPLACE TEMP TABLE _checked AS SELECT _rec, {light}, {texts}, country_iso3, incident_id, "
+            f"row_hash, {row_checks.reason_sql(as_of)} AS _reason{extra} FROM ({staged})"
         )
     except duckdb.InvalidInputException as exc:
         raise IngestRefused(f"{path}: cannot be read as CSV ({str(exc).splitlines()[0][:200]}; mixed line "
                             f"endings or unbalanced quotes?)") from exc
+    finally:
+        con.execute("RESET disabled_optimizers")
     row_checks.resolve_late_countries(con)
     row_checks.mark_repeated_ids(con)
     return malformed
 
 
-def _upsert(con, source: str, path: Path, run: IngestResult, now: dt.datetime) -> None:
-    data_cols = [c for c in COLUMNS] + ["country_iso3", "extra"]
-    ints = {c for c, t in COLUMNS.items() if t == "INTEGER"}
-    if not con.execute("SELECT count(*) FROM incident_current WHERE source = ?", [source]).fetchone()[0]:
-        # A source's first load: every good row is new, no need to compare.
-        con.execute("CREATE TEMP TABLE _diff AS SELECT NULL::VARCHAR AS incident_id, 'insert' AS action, "
-                    "NULL::TIMESTAMP AS first_ingested_at, count(*) AS n FROM _checked WHERE _reason IS NULL")
+def _diff(con, run: IngestResult, now: dt.datetime, first_load: bool) -> None:
+    """Count the good rows' actions and retire the versions the updates supersede."""
+    if first_load:   # every good row is new, nothing to compare
+        con.execute("CREATE TEMP TABLE _diff AS SELECT NULL::VARCHAR AS incident_id, 'insert' AS action, count(*) "
+                    "AS n FROM _checked WHERE _reason IS NULL")
     else:
-        # Newer revision time wins; equal or older is ignored. Without revision times, changed content wins.
-        con.execute(
-            "CREATE TEMP TABLE _diff AS SELECT g.incident_id, CASE "
-            "WHEN c.incident_id IS NULL THEN 'insert' "
-            "WHEN g.source_updated_at IS NOT NULL AND c.source_updated_at IS NOT NULL THEN "
-            "  CASE WHEN g.source_updated_at > c.source_updated_at THEN 'update' ELSE 'unchanged' END "
-            "WHEN c.is_deleted THEN 'unchanged' "
-            "WHEN g.row_hash IS DISTINCT FROM c.row_hash THEN 'update' ELSE 'unchanged' END AS action, "
-            "c.first_ingested_at, 1 AS n FROM _checked g LEFT JOIN incident_current c USING (incident_id) "
-            "WHERE g._reason IS NULL"
-        )
+        con.execute("CREATE TEMP TABLE _diff AS SELECT incident_id, _action AS action, 1 AS n FROM _checked "
+                    "WHERE _reason IS NULL AND _action <> 'unchanged' UNION ALL SELECT NULL, 'unchanged', count(*) "
+                    "FROM _checked WHERE _reason IS NULL AND _action = 'unchanged'")
     counts = dict(con.execute("SELECT action, sum(n) FROM _diff GROUP BY action").fetchall())
-    run.inserted, run.updated, run.unchanged = (counts.get(k, 0) for k in ("insert", "update", "unchanged"))
+    run.inserted, run.updated, run.unchanged = (int(counts.get(k) or 0) for k in ("insert", "update", "unchanged"))
     if run.updated:
         versions.supersede(con, "SELECT incident_id FROM _diff WHERE action = 'update'", now)
-    if run.inserted or run.updated:
-        select = ", ".join(f"CAST(g.{c} AS INTEGER)" if c in ints else f"g.{c}" for c in data_cols)
-        if run.unchanged or run.updated:
-            # Only the changed rows, joined through the small side.
-            source_rows = ("(SELECT incident_id, first_ingested_at FROM _diff WHERE action <> 'unchanged') d "
-                           "JOIN _checked g USING (incident_id) WHERE g._reason IS NULL")
-        else:   # a first load: every good row is new
-            source_rows = ("(SELECT *, CAST(NULL AS TIMESTAMP) AS first_ingested_at FROM _checked) g "
-                           "WHERE g._reason IS NULL")
-        con.execute(
-            f"INSERT INTO incident_current (incident_id, source, {', '.join(data_cols)}, row_hash, is_deleted, "
+
+
+def _insert_sql(source: str, rows_sql: str, value_of) -> str:
+    data_cols = [c for c in COLUMNS] + ["country_iso3", "extra"]
+    ints = {c for c, t in COLUMNS.items() if t == "INTEGER"}
+    select = ", ".join(f"CAST({value_of(c)} AS INTEGER)" if c in ints else value_of(c) for c in data_cols)
+    return (f"INSERT INTO incident_current (incident_id, source, {', '.join(data_cols)}, row_hash, is_deleted, "
             f"first_ingested_at, valid_from, ingest_run_id, source_file, source_line) "
-            f"SELECT g.incident_id, {literal(source)}, {select}, g.row_hash, false, "
-            f"coalesce({'d' if run.unchanged or run.updated else 'g'}.first_ingested_at, $now), $now, $run, $file, "
-            f"g._rec + 1 FROM {source_rows}",
-            {"now": now, "run": run.run_id, "file": str(path)},
-        )
-    run.message = run.summary()
+            f"SELECT s.incident_id, {literal(source)}, {select}, s.row_hash, false, {value_of('first_ingested_at')}, "
+            f"$now, $run, $file, s._rec + 1 FROM {rows_sql}")
+
+
+def _write_all(con, staged: str, source: str, path: Path, run: IngestResult, now: dt.datetime,
+               numbered: bool) -> None:
+    """A first load: every good row, streamed from a second read of the file."""
+    con.execute(f"SET preserve_insertion_order = {'true' if numbered else 'false'}")
+    _set_country_map(con)   # with the names resolved after the first pass
+    # Rejected rows may share an id with a good one: with record numbers, pick rows by number.
+    keep = "s._rec IN (SELECT _rec FROM _checked WHERE _reason IS NULL)" if numbered else "true"
+    con.execute(_insert_sql(source, f"({staged}) s WHERE {keep}",
+                            lambda c: "$now" if c == "first_ingested_at" else f"s.{c}"),
+                {"now": now, "run": run.run_id, "file": str(path)})
+
+
+def _write_changed(con, source: str, path: Path, run: IngestResult, now: dt.datetime) -> None:
+    """New and revised rows, from the columns the first pass kept for them."""
+    def value_of(c: str) -> str:
+        if c == "first_ingested_at":   # a revision keeps the date the incident was first seen
+            return "coalesce(s._first_seen, $now)"
+        return f"s.{c}" if c in CHECKED_COLUMNS or c == "country_iso3" else f"s._p_{c}"
+
+    con.execute(_insert_sql(source, "_checked s WHERE s._reason IS NULL AND s._action <> 'unchanged'", value_of),
+                {"now": now, "run": run.run_id, "file": str(path)})
 
 
 

@@ -58,6 +58,8 @@ def test_newer_revision_updates_and_keeps_history(con, tmp_path):
     versions = con.execute("SELECT fatalities, valid_to IS NULL FROM incident_versions ORDER BY valid_from, "
                            "valid_to NULLS LAST").fetchall()
     assert versions == [(3, False), (4, True)]
+    first_seen = con.execute("SELECT DISTINCT first_ingested_at FROM incident_versions").fetchall()
+    assert len(first_seen) == 1   # a revision keeps the date the incident was first seen
 
 
 def test_older_or_equal_revision_is_ignored(con, tmp_path):

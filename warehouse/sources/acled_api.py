@@ -33,7 +33,6 @@ import email.utils
 import json
 import logging
 import os
-import tempfile
 import time
 import urllib.error
 import urllib.parse
@@ -41,6 +40,8 @@ import urllib.request
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from warehouse.atomic import atomic_file
 
 log = logging.getLogger(__name__)
 
@@ -130,27 +131,16 @@ class AcledClient:
 
         With no rows the watermark stays at `since_timestamp`, so the next run asks the same question."""
         target = Path(path)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        # Same directory as the target, so os.replace is atomic and readers never see half a file.
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
         rows, max_ts = 0, since_timestamp
-        try:
-            with os.fdopen(fd, "w", newline="", encoding="utf-8") as fh:
-                writer = csv.DictWriter(fh, CSV_COLUMNS, restval="", extrasaction="ignore")
-                writer.writeheader()
-                for event in self.iter_events(countries, since_timestamp, fields=CSV_COLUMNS):
-                    writer.writerow(event)
-                    rows += 1
-                    with contextlib.suppress(TypeError, ValueError):
-                        ts = int(event.get("timestamp"))
-                        max_ts = ts if max_ts is None else max(max_ts, ts)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, target)
-        except BaseException:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(tmp)
-            raise
+        with atomic_file(target, "w", newline="", encoding="utf-8") as fh:
+            writer = csv.DictWriter(fh, CSV_COLUMNS, restval="", extrasaction="ignore")
+            writer.writeheader()
+            for event in self.iter_events(countries, since_timestamp, fields=CSV_COLUMNS):
+                writer.writerow(event)
+                rows += 1
+                with contextlib.suppress(TypeError, ValueError):
+                    ts = int(event.get("timestamp"))
+                    max_ts = ts if max_ts is None else max(max_ts, ts)
         log.info("ACLED: wrote %d rows to %s (max timestamp %s)", rows, target, max_ts)
         return rows, max_ts
 
