@@ -4,7 +4,8 @@
 
 A warehouse of N synthetic ACLED incidents (bench/generate.py; cached in --workdir) is refreshed in
 full (tags, cross-source duplicates, every indicator definition and grain, as of 2025-12-31), then
-1,000 new incidents are ingested and the refresh runs again, incrementally. The plain query is
+1,000 new incidents dated in the last 60 days (a daily pull) are ingested and the refresh runs again,
+incrementally. The plain query is
 `SELECT date_trunc('quarter', event_date), count(*) FROM incidents GROUP BY 1`.
 """
 
@@ -45,13 +46,16 @@ def base_warehouse(rows: int, workdir: Path, memory_limit: str) -> Path:
 
 
 def new_rows_file(workdir: Path) -> Path:
-    """1,000 incidents with ids no generated file uses."""
-    path = workdir / "acled_1000_new.csv"
+    """1,000 incidents with ids no generated file uses, dated in the 60 days before the as-of date and
+    published by it: what a daily ACLED pull brings."""
+    path = workdir / "acled_1000_recent.csv"
     if not path.exists():
         tmp = workdir / "acled_1000_tmp.csv"
         generate_acled_csv(str(tmp), 1000, seed=77)
-        duckdb.sql(f"COPY (SELECT * REPLACE ('NEW' || event_id_cnty AS event_id_cnty) FROM read_csv('{tmp}', "
-                   f"all_varchar=true)) TO '{path}' (HEADER)")
+        duckdb.sql(f"COPY (SELECT * REPLACE ('NEW' || event_id_cnty AS event_id_cnty, strftime(DATE '{AS_OF}' - "
+                   f"CAST(hash(event_id_cnty) % 60 AS INTEGER), '%Y-%m-%d') AS event_date, "
+                   f"'{int(dt.datetime(AS_OF.year, AS_OF.month, AS_OF.day).timestamp())}' AS timestamp) "
+                   f"FROM read_csv('{tmp}', all_varchar=true)) TO '{path}' (HEADER)")
     return path
 
 

@@ -20,14 +20,26 @@ def needs_history(con: duckdb.DuckDBPyConnection, as_of: dt.date) -> bool:
     ).fetchone()[0])
 
 
-def prepare(con: duckdb.DuckDBPyConnection, as_of: dt.date, watched: list[str]) -> bool:
+def _drop(con: duckdb.DuckDBPyConnection, name: str) -> None:
+    """Drop a temp table or view of that name, whichever it is (the two paths create different kinds)."""
+    for kind, catalog in (("VIEW", "duckdb_views()"), ("TABLE", "duckdb_tables()")):
+        col = "view_name" if kind == "VIEW" else "table_name"
+        if con.execute(f"SELECT count(*) FROM {catalog} WHERE temporary AND {col} = ?", [name]).fetchone()[0]:
+            con.execute(f"DROP {kind} temp.{name}")
+
+
+def prepare(con: duckdb.DuckDBPyConnection, as_of: dt.date, watched: list[str], *,
+            floor: dt.date | None = None, history: bool | None = None) -> bool:
     """Create temp relations `events`, `event_tags`, `watched_countries`. Returns True if history was used.
 
-    With no revision after the as-of date, the current state is that date's state (fast path); otherwise
-    each record's latest version revised on or before it is rebuilt from incident_versions and tagged
-    afresh, since its tags may differ from today's.
+    With no revision after the as-of date, the current state is that date's state (fast path: views over
+    the current incidents, from `floor` on when only recent periods are recomputed); otherwise each
+    record's latest version revised on or before it is rebuilt from incident_versions and tagged afresh,
+    since its tags may differ from today's.
     """
-    history = needs_history(con, as_of)
+    history = needs_history(con, as_of) if history is None else history
+    for name in ("events", "event_tags", "watched_countries"):
+        _drop(con, name)
     if history:
         con.execute(
             "CREATE OR REPLACE TEMP TABLE _known AS SELECT * EXCLUDE (valid_to) FROM incident_versions "
@@ -40,23 +52,27 @@ def prepare(con: duckdb.DuckDBPyConnection, as_of: dt.date, watched: list[str]) 
         source = "_known_public"
     else:
         source = "incidents"
-    # Duplicates across sources count once: they share the event_key and the date of the record kept.
-    con.execute(
-        f"CREATE OR REPLACE TEMP TABLE events AS "
-        f"SELECT i.* REPLACE (coalesce(p.event_date, i.event_date) AS event_date), "
-        f"coalesce(p.incident_id, i.incident_id) AS event_key "
-        f"FROM {source} i LEFT JOIN {source} p ON p.incident_id = i.duplicate_of "
-        f"WHERE coalesce(p.event_date, i.event_date) <= ?",
-        [as_of],
-    )
+    kind = "TABLE" if history else "VIEW"
+    window = f"BETWEEN DATE '{floor.isoformat()}' AND DATE '{as_of.isoformat()}'" if floor else \
+        f"<= DATE '{as_of.isoformat()}'"
+    if con.execute("SELECT count(*) FROM incident_duplicates").fetchone()[0]:
+        # Duplicates across sources count once: they share the event_key and the date of the record kept.
+        con.execute(
+            f"CREATE TEMP {kind} events AS SELECT i.* REPLACE (coalesce(p.event_date, i.event_date) AS event_date), "
+            f"coalesce(p.incident_id, i.incident_id) AS event_key FROM {source} i "
+            f"LEFT JOIN {source} p ON p.incident_id = i.duplicate_of WHERE coalesce(p.event_date, i.event_date) "
+            f"{window}")
+    else:
+        con.execute(f"CREATE TEMP {kind} events AS SELECT *, incident_id AS event_key FROM {source} "
+                    f"WHERE event_date {window}")
     if history:
         rules = tags.load_rules()
         tags.prepare_origins(con, "events")
-        con.execute(f"CREATE OR REPLACE TEMP TABLE event_tags AS {tags.tag_select_sql(rules, 'events')}")
+        con.execute(f"CREATE TEMP TABLE event_tags AS {tags.tag_select_sql(rules, 'events')}")
     else:
-        con.execute("CREATE OR REPLACE TEMP TABLE event_tags AS SELECT t.incident_id, t.tag, t.detail "
-                    "FROM incident_tags t SEMI JOIN events e USING (incident_id)")
-    con.execute("CREATE OR REPLACE TEMP TABLE watched_countries (iso3 VARCHAR)")
+        con.execute("CREATE TEMP VIEW event_tags AS SELECT t.incident_id, t.tag, t.detail "
+                    "FROM incident_tag_rows t SEMI JOIN events e USING (incident_id)")
+    con.execute("CREATE TEMP TABLE watched_countries (iso3 VARCHAR)")
     if watched:
         con.executemany("INSERT INTO watched_countries VALUES (?)", [(w,) for w in watched])
     return history

@@ -39,7 +39,7 @@ def compute_indicators(
     defs = definitions or load_definitions()
     con.execute("BEGIN TRANSACTION")
     try:
-        history = asof.prepare(con, as_of, watched)
+        history = asof.needs_history(con, as_of)
         digest = definitions_hash(defs, tags.rules_hash(tags.load_rules()), dedup.config_hash(), ",".join(watched))
         digest += ":h" if history else ""
         state = _state(con)
@@ -48,8 +48,13 @@ def compute_indicators(
         mode = "full" if (full or stale) else "incremental"
         result = ComputeResult(mode=mode, as_of=as_of, used_history=history)
         seen_until = con.execute("SELECT max(valid_from) FROM incident_current").fetchone()[0] or dt.datetime.min
+        floor = None
         if mode == "incremental":
             _touched_days(con, state[0], state[1], as_of, since)
+            # Only events in the quarters holding a touched day (and the week before) can change a value.
+            floor = con.execute("SELECT CAST(date_trunc('quarter', min(day) - 7) AS DATE) FROM _touched_days "
+                                "WHERE day <= ?", [as_of]).fetchone()[0] or as_of
+        asof.prepare(con, as_of, watched, floor=floor, history=history)
         for d in defs.values():
             for grain in d.grains:
                 if d.kind == "events":
