@@ -22,7 +22,7 @@ import duckdb
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import machine, peak_rss_mib, write_section  # noqa: E402
+from bench.common import machine, peak_rss_mib, publish  # noqa: E402
 from bench.generate import generate_acled_csv  # noqa: E402
 from indicators.refresh import refresh  # noqa: E402
 from warehouse import db  # noqa: E402
@@ -100,9 +100,7 @@ def main() -> None:
     intro = __doc__.split(chr(10) * 2, 2)[2].strip()
     section = (f"`python bench/bench_indicators.py --rows {a.rows}` — {machine(a.memory_limit)}; {a.rows:,} "
                f"incidents, {tags:,} tags. Peak RSS of the run {peak_rss_mib():,.0f} MiB.\n\n{intro}\n\n{table}")
-    print(section)
-    if not a.no_readme:
-        write_section("Indicators", section)
+    publish("Indicators", section, to_readme=not a.no_readme)
 
 
 if __name__ == "__main__":

@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.bench_indicators import AS_OF, WATCHED, base_warehouse, new_rows_file  # noqa: E402
-from bench.common import machine, write_section  # noqa: E402
+from bench.common import machine, publish  # noqa: E402
 
 DIRECT = """
 import json, sys, time, datetime as dt
@@ -104,9 +104,7 @@ def main() -> None:
     table = "| what | time (s) |\n|---|---:|\n" + "\n".join(f"| {n} | {t:.2f} |" for n, t in rows)
     section = (f"`python bench/bench_run.py --rows {a.rows}` — {machine()}; {a.rows:,} incidents + 1,000 new."
                f"\n\n{__doc__.split(chr(10) * 2, 2)[2].strip()}\n\n{table}\n\nTarget: our own work under 10 s.")
-    print(section)
-    if not a.no_readme:
-        write_section("End-to-end run", section)
+    publish("End-to-end run", section, to_readme=not a.no_readme)
 
 
 if __name__ == "__main__":

@@ -33,3 +33,10 @@ def write_section(title: str, section: str) -> None:
     body = f"## {title}\n\n{section.strip()}\n\n"
     text = pattern.sub(lambda _: body, text, count=1) if pattern.search(text) else text.rstrip("\n") + "\n\n" + body
     README.write_text(text.rstrip("\n") + "\n", encoding="utf-8")
+
+
+def publish(title: str, section: str, *, to_readme: bool = True) -> None:
+    """Print a results section and, unless told not to, put it in bench/README.md."""
+    print(section)
+    if to_readme:
+        write_section(title, section)
