@@ -327,6 +327,24 @@ def _register_subcommands() -> None:
 
     for command in (alerts, report, validate):
         cli.add_command(command)
+    for command in _all_commands(cli):
+        command.params.append(click.Option(
+            ["--warehouse", "warehouse_override"], type=click.Path(dir_okay=False), expose_value=False,
+            is_eager=True, callback=_override_warehouse,
+            help="DuckDB warehouse file (same as the global --warehouse; env RISKWATCH_WAREHOUSE)."))
+
+
+def _all_commands(group: click.Group):
+    for command in group.commands.values():
+        yield command
+        if isinstance(command, click.Group):
+            yield from _all_commands(command)
+
+
+def _override_warehouse(ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
+    # `riskwatch ingest --warehouse X ...` works as well as `riskwatch --warehouse X ingest ...`.
+    if value:
+        ctx.find_object(Settings).warehouse = Path(value)
 
 
 _register_subcommands()

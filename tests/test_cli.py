@@ -100,3 +100,9 @@ def test_every_command_has_an_example_in_its_help(tmp_path):
 
     for name, command in cli.commands.items():
         assert "Examples:" in (command.help or ""), name
+
+
+def test_warehouse_option_works_after_the_command_too(loaded):
+    out = subprocess.run([sys.executable, "-m", "riskwatch", "sql", "--warehouse", str(loaded),
+                          "SELECT count(*) AS n FROM incidents"], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0 and "| 97 |" in out.stdout, out.stderr
