@@ -257,7 +257,7 @@ def _diff(con, run: IngestResult, now: dt.datetime, first_load: bool) -> None:
     counts = dict(con.execute("SELECT action, sum(n) FROM _diff GROUP BY action").fetchall())
     run.inserted, run.updated, run.unchanged = (int(counts.get(k) or 0) for k in ("insert", "update", "unchanged"))
     if run.updated:
-        versions.supersede(con, "SELECT incident_id FROM _diff WHERE action = 'update'", now)
+        versions.archive(con, "SELECT incident_id FROM _diff WHERE action = 'update'", now)
 
 
 def _insert_sql(source: str, rows_sql: str, value_of) -> str:
@@ -283,14 +283,31 @@ def _write_all(con, staged: str, source: str, path: Path, run: IngestResult, now
 
 
 def _write_changed(con, source: str, path: Path, run: IngestResult, now: dt.datetime) -> None:
-    """New and revised rows, from the columns the first pass kept for them."""
+    """New rows are inserted; revised rows are updated in place (their old version is in history already).
+
+    In place, not delete + insert: deleting 1% of rows scattered over every row group makes DuckDB's
+    checkpoint rewrite all of them (~1.8 s per million rows); updating them costs a fraction of that.
+    """
     def value_of(c: str) -> str:
-        if c == "first_ingested_at":   # a revision keeps the date the incident was first seen
-            return "coalesce(s._first_seen, $now)"
+        if c == "first_ingested_at":
+            return "$now"
         return f"s.{c}" if c in CHECKED_COLUMNS or c == "country_iso3" else f"s._p_{c}"
 
-    con.execute(_insert_sql(source, "_checked s WHERE s._reason IS NULL AND s._action <> 'unchanged'", value_of),
-                {"now": now, "run": run.run_id, "file": str(path)})
+    params = {"now": now, "run": run.run_id, "file": str(path)}
+    if run.inserted:
+        con.execute(_insert_sql(source, "_checked s WHERE s._reason IS NULL AND s._action = 'insert'", value_of),
+                    params)
+    if run.updated:
+        data_cols = [c for c in COLUMNS] + ["country_iso3", "extra"]
+        ints = {c for c, t in COLUMNS.items() if t == "INTEGER"}
+        values = ", ".join(f"CAST({value_of(c)} AS INTEGER) AS {c}" if c in ints else f"{value_of(c)} AS {c}"
+                           for c in data_cols)
+        con.execute(f"CREATE TEMP TABLE _revised AS SELECT s.incident_id, {values}, s.row_hash, s._rec FROM _checked s "
+                    f"WHERE s._reason IS NULL AND s._action = 'update'")
+        sets = ", ".join(f"{c} = r.{c}" for c in [*data_cols, "row_hash"])
+        con.execute(f"UPDATE incident_current SET {sets}, is_deleted = false, valid_from = $now, ingest_run_id = $run, "
+                    f"source_file = $file, source_line = r._rec + 1 FROM _revised r "
+                    f"WHERE incident_current.incident_id = r.incident_id", params)
 
 
 

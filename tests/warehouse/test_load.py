@@ -169,13 +169,13 @@ def test_crash_in_the_middle_of_a_load_leaves_warehouse_unchanged(con, tmp_path,
     ingest_file(con, write_csv(tmp_path / "v1.csv", [acled_row(event_id_cnty=f"PAK{i}") for i in range(10)]),
                 "acled", as_of=AS_OF)
     before = snapshot(con)
-    real = versions.supersede
+    real = versions.archive
 
     def crash_after_history_written(*args, **kwargs):
-        real(*args, **kwargs)   # half done: history written, current rows deleted
+        real(*args, **kwargs)   # half done: history written, current rows not yet revised
         raise RuntimeError("power cut")
 
-    monkeypatch.setattr(versions, "supersede", crash_after_history_written)
+    monkeypatch.setattr(versions, "archive", crash_after_history_written)
     revised = [acled_row(event_id_cnty=f"PAK{i}", fatalities="7", timestamp="1739000000") for i in range(10)]
     revised += [acled_row(event_id_cnty=f"NEW{i}") for i in range(10)]
     with pytest.raises(RuntimeError, match="power cut"):
@@ -183,7 +183,7 @@ def test_crash_in_the_middle_of_a_load_leaves_warehouse_unchanged(con, tmp_path,
     assert snapshot(con) == before
     assert con.execute("SELECT status, message FROM ingest_runs ORDER BY run_id DESC LIMIT 1").fetchone() == (
         "failed", "power cut")
-    monkeypatch.setattr(versions, "supersede", real)
+    monkeypatch.setattr(versions, "archive", real)
     run = ingest_file(con, tmp_path / "v2.csv", "acled", as_of=AS_OF)
     assert (run.inserted, run.updated) == (10, 10)
 
