@@ -222,110 +222,13 @@ def backfill(settings: Settings, since: dt.datetime, as_of: dt.datetime | None) 
     con.close()
 
 
-@cli.command()
-@as_of_option
-@click.option("--no-report", is_flag=True, help="Skip the weekly report step.")
-@click.pass_obj
-def run(settings: Settings, as_of: dt.datetime | None, no_report: bool) -> None:
-    """Run the whole pipeline (ingest inbox -> refresh -> validate -> alerts -> report) as one Prefect flow.
-
-    Uses Prefect's ephemeral API unless PREFECT_API_URL points at a server.
-
-    \b
-    Examples:
-      riskwatch run
-      riskwatch run --as-of 2024-11-10 --no-report
-    """
-    from flows.pipeline import pipeline
-
-    summary = pipeline(warehouse=str(settings.warehouse), as_of=as_date(as_of).isoformat(), report=not no_report,
-                       config=settings.config_path)
-    _print_run(summary)
-
-
-def _print_run(summary: dict) -> None:
-    ingested = summary["ingested"]
-    for r in ingested:
-        click.echo(f"ingest {r.get('file')}: {r.get('status')}: {r.get('message')}")
-    ind = summary["refresh"]["indicators"]
-    click.echo(f"indicators: {ind['indicators']['mode']}, {ind['indicators']['values_written']} value(s) written, "
-               f"{ind['tags']['incidents_retagged']} incident(s) tagged, {ind['duplicates']} cross-source duplicate(s)")
-    val = summary["refresh"]["validation"]
-    click.echo(f"validation: {val['critical_failures']} critical, {val['warnings']} warning failure(s); "
-               f"Data Docs {val['docs_path']}")
-    al = summary["alerts"]
-    click.echo(f"alerts: {al['firing']} firing, {al['new']} new, {al['escalated']} escalated, {al['resolved']} "
-               f"resolved; {al['sent']} notification(s) delivered, {al['pending']} pending")
-    for w in al.get("withheld", []):
-        click.echo(f"  withheld {w['indicator']} {w['series']} {w['period']}: failed checks {', '.join(w['checks'])}")
-    if summary.get("report"):
-        click.echo(f"report: {summary['report']['path']} ({summary['report']['delivery']})")
-
-
-@cli.command()
-@click.option("--as-of", "as_of", default=None, help="Date to run the demo as of (default 2024-11-10).")
-@click.pass_obj
-def demo(settings: Settings, as_of: str | None) -> None:
-    """Build a warehouse from the bundled sample data and run the pipeline on it, end to end.
-
-    \b
-    Examples:
-      riskwatch demo
-      riskwatch --warehouse /tmp/demo.duckdb demo
-    """
-    from flows.demo import DEMO_AS_OF, EXAMPLE_QUERIES, run_demo
-
-    summary = run_demo(str(settings.warehouse), as_of or DEMO_AS_OF, settings.config_path)
-    _print_run(summary)
-    click.echo(f"\nwarehouse: {settings.warehouse}\noutbox:    {settings.outbox}/")
-    click.echo("\nTry:")
-    for q in EXAMPLE_QUERIES:
-        click.echo(f"  riskwatch sql \"{q}\"")
-
-
-@cli.command()
-@click.pass_obj
-def serve(settings: Settings) -> None:
-    """Run the schedules on this machine (daily ingest+refresh+alerts, weekly report Monday 07:00 local time).
-
-    \b
-    Examples:
-      riskwatch serve
-      RISKWATCH_TIMEZONE=Asia/Karachi riskwatch serve
-    """
-    from prefect import serve as prefect_serve
-
-    from flows.schedules import inventory, runner_deployments
-
-    for d in inventory(settings):
-        click.echo(f"serving {d['name']} ({d['flow']}): cron '{d['cron']}' {d['timezone']}")
-    prefect_serve(*runner_deployments(settings))
-
-
-@cli.command()
-@click.option("--work-pool", required=True, help="Prefect work pool (e.g. a process pool) on the server.")
-@click.pass_obj
-def deploy(settings: Settings, work_pool: str) -> None:
-    """Register the deployments and schedules on the Prefect server at PREFECT_API_URL, for a work pool.
-
-    \b
-    Examples:
-      prefect work-pool create riskwatch --type process
-      PREFECT_API_URL=http://127.0.0.1:4200/api riskwatch deploy --work-pool riskwatch
-      prefect worker start --pool riskwatch
-    """
-    from flows.schedules import deploy_to_pool
-
-    for name in deploy_to_pool(settings, work_pool):
-        click.echo(f"deployed {name} -> work pool {work_pool}")
-
-
 def _register_subcommands() -> None:
     from riskwatch.cli_alerts import alerts
+    from riskwatch.cli_pipeline import demo, deploy, run, serve
     from riskwatch.cli_report import report
     from riskwatch.cli_validate import validate
 
-    for command in (alerts, report, validate):
+    for command in (alerts, report, validate, run, demo, serve, deploy):
         cli.add_command(command)
     for command in _all_commands(cli):
         command.params.append(click.Option(

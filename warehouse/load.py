@@ -15,7 +15,7 @@ from typing import Any
 
 import duckdb
 
-from warehouse import batch_checks, deletions, readfile, row_checks, versions
+from warehouse import batch_checks, deletions, readfile, row_checks, upsert, versions
 from warehouse.canonical import CHECKED_TEXT, COLUMNS
 from warehouse.countries import seed_known_names
 from warehouse.readfile import IngestRefused
@@ -158,13 +158,6 @@ def _drop_temp(con) -> None:
         con.execute(f"DROP TABLE IF EXISTS temp.{ident(name)}")
 
 
-# What the checks read (checks.yml, source vocabularies) stays in `_checked`; the other columns only say
-# whether they are filled, so a multi-GB file never sits twice in memory. The write re-reads the file.
-CHECKED_COLUMNS = {"source_event_id", "event_date", "date_end", "latitude", "longitude", "fatalities", "country",
-                   "event_type", "sub_event_type", "disorder_type", "source_updated_at"}
-PAYLOAD = [c for c in COLUMNS if c not in CHECKED_COLUMNS] + ["extra"]
-
-
 def _load_events(con, path, header, mapping: Mapping, run, tag, now, as_of, defaults, limits: dict) -> None:
     """Check the file in one light pass (`_checked`), quarantine, then write the new and changed rows."""
     seed_known_names(con)
@@ -180,13 +173,13 @@ def _load_events(con, path, header, mapping: Mapping, run, tag, now, as_of, defa
     run.rows_read = con.execute("SELECT count(*) FROM _checked").fetchone()[0] + bad_rows
     run.rejected = bad_rows + con.execute("SELECT count(*) FROM _checked WHERE _reason IS NOT NULL").fetchone()[0]
     batch_checks.check_batch(con, path, run, as_of=as_of, **limits)
-    _diff(con, run, now, first_load)
+    upsert.classify(con, run, now, first_load)
     if first_load and run.inserted:
         # A first load writes every good row: stream them from a second read instead of holding them.
         scan, _ = readfile.raw_scan(path, header, f"{tag}w", keep_rejects=False, numbered=numbered)
-        _write_all(con, _staged_sql(mapping, header, defaults, scan), mapping.name, path, run, now, numbered)
+        upsert.write_all(con, _staged_sql(mapping, header, defaults, scan), mapping.name, path, run, now, numbered)
     elif run.inserted or run.updated:
-        _write_changed(con, mapping.name, path, run, now)
+        upsert.write_changed(con, mapping.name, path, run, now)
     run.message = run.summary()
 
 
@@ -199,20 +192,14 @@ def _staged_sql(mapping: Mapping, header, defaults, scan: str) -> str:
             f"CASE WHEN s.source_updated_at IS NULL THEN {versions.hash_sql()} END AS row_hash FROM ({stage}) s")
 
 
-def _set_country_map(con) -> None:
-    # A map, not a join: DuckDB underestimates the CSV scan and would build a join's hash table on the file.
-    con.execute("SET VARIABLE country_iso3 = (SELECT map(list(name), list(iso3)) FROM country_names "
-                "WHERE iso3 IS NOT NULL)")
-
-
 def _stage(con, path, header, mapping: Mapping, tag, as_of, defaults, numbered: bool, compare: bool) -> str | None:
     """`_checked`: what the checks read for every row; with `compare`, also the row's action against the
     warehouse and, for new and changed rows only, the rest of their columns (`_p_<column>`)."""
     # Unordered scans let DuckDB stream without keeping rows in file order: less memory on big files.
     con.execute(f"SET preserve_insertion_order = {'true' if numbered else 'false'}")
     scan, malformed = readfile.raw_scan(path, header, tag, numbered=numbered)
-    _set_country_map(con)
-    light = ", ".join(c if c in CHECKED_COLUMNS else f"CASE WHEN {c} IS NOT NULL THEN true END AS {c}"
+    upsert.set_country_map(con)
+    light = ", ".join(c if c in upsert.CHECKED_COLUMNS else f"CASE WHEN {c} IS NOT NULL THEN true END AS {c}"
                       for c in COLUMNS)
     texts = ", ".join(f"_{c}_text" for c in CHECKED_TEXT)
     staged, extra = _staged_sql(mapping, header, defaults, scan), ""
@@ -227,7 +214,7 @@ def _stage(con, path, header, mapping: Mapping, tag, as_of, defaults, numbered: 
             f"LEFT JOIN (SELECT incident_id, source_updated_at AS ts, row_hash AS hash, is_deleted AS del, "
             f"first_ingested_at FROM incident_current WHERE source = {literal(mapping.name)}) c USING (incident_id)")
         extra = ", _action, _first_seen, " + ", ".join(
-            f"CASE WHEN _action <> 'unchanged' THEN {c} END AS _p_{c}" for c in PAYLOAD)
+            f"CASE WHEN _action <> 'unchanged' THEN {c} END AS _p_{c}" for c in upsert.PAYLOAD)
         # DuckDB underestimates the CSV scan; keep the hash table on the warehouse side, never on the file.
         con.execute("SET disabled_optimizers = 'build_side_probe_side'")
     try:
@@ -243,73 +230,3 @@ def _stage(con, path, header, mapping: Mapping, tag, as_of, defaults, numbered: 
     row_checks.resolve_late_countries(con)
     row_checks.mark_repeated_ids(con)
     return malformed
-
-
-def _diff(con, run: IngestResult, now: dt.datetime, first_load: bool) -> None:
-    """Count the good rows' actions and retire the versions the updates supersede."""
-    if first_load:   # every good row is new, nothing to compare
-        con.execute("CREATE TEMP TABLE _diff AS SELECT NULL::VARCHAR AS incident_id, 'insert' AS action, count(*) "
-                    "AS n FROM _checked WHERE _reason IS NULL")
-    else:
-        con.execute("CREATE TEMP TABLE _diff AS SELECT incident_id, _action AS action, 1 AS n FROM _checked "
-                    "WHERE _reason IS NULL AND _action <> 'unchanged' UNION ALL SELECT NULL, 'unchanged', count(*) "
-                    "FROM _checked WHERE _reason IS NULL AND _action = 'unchanged'")
-    counts = dict(con.execute("SELECT action, sum(n) FROM _diff GROUP BY action").fetchall())
-    run.inserted, run.updated, run.unchanged = (int(counts.get(k) or 0) for k in ("insert", "update", "unchanged"))
-    if run.updated:
-        versions.archive(con, "SELECT incident_id FROM _diff WHERE action = 'update'", now)
-
-
-def _insert_sql(source: str, rows_sql: str, value_of) -> str:
-    data_cols = [c for c in COLUMNS] + ["country_iso3", "extra"]
-    ints = {c for c, t in COLUMNS.items() if t == "INTEGER"}
-    select = ", ".join(f"CAST({value_of(c)} AS INTEGER)" if c in ints else value_of(c) for c in data_cols)
-    return (f"INSERT INTO incident_current (incident_id, source, {', '.join(data_cols)}, row_hash, is_deleted, "
-            f"first_ingested_at, valid_from, ingest_run_id, source_file, source_line) "
-            f"SELECT s.incident_id, {literal(source)}, {select}, s.row_hash, false, {value_of('first_ingested_at')}, "
-            f"$now, $run, $file, s._rec + 1 FROM {rows_sql}")
-
-
-def _write_all(con, staged: str, source: str, path: Path, run: IngestResult, now: dt.datetime,
-               numbered: bool) -> None:
-    """A first load: every good row, streamed from a second read of the file."""
-    con.execute(f"SET preserve_insertion_order = {'true' if numbered else 'false'}")
-    _set_country_map(con)   # with the names resolved after the first pass
-    # Rejected rows may share an id with a good one: with record numbers, pick rows by number.
-    keep = "s._rec IN (SELECT _rec FROM _checked WHERE _reason IS NULL)" if numbered else "true"
-    con.execute(_insert_sql(source, f"({staged}) s WHERE {keep}",
-                            lambda c: "$now" if c == "first_ingested_at" else f"s.{c}"),
-                {"now": now, "run": run.run_id, "file": str(path)})
-
-
-def _write_changed(con, source: str, path: Path, run: IngestResult, now: dt.datetime) -> None:
-    """New rows are inserted; revised rows are updated in place (their old version is in history already).
-
-    In place, not delete + insert: deleting 1% of rows scattered over every row group makes DuckDB's
-    checkpoint rewrite all of them (~1.8 s per million rows); updating them costs a fraction of that.
-    """
-    def value_of(c: str) -> str:
-        if c == "first_ingested_at":
-            return "$now"
-        return f"s.{c}" if c in CHECKED_COLUMNS or c == "country_iso3" else f"s._p_{c}"
-
-    params = {"now": now, "run": run.run_id, "file": str(path)}
-    if run.inserted:
-        con.execute(_insert_sql(source, "_checked s WHERE s._reason IS NULL AND s._action = 'insert'", value_of),
-                    params)
-    if run.updated:
-        data_cols = [c for c in COLUMNS] + ["country_iso3", "extra"]
-        ints = {c for c, t in COLUMNS.items() if t == "INTEGER"}
-        values = ", ".join(f"CAST({value_of(c)} AS INTEGER) AS {c}" if c in ints else f"{value_of(c)} AS {c}"
-                           for c in data_cols)
-        con.execute(f"CREATE TEMP TABLE _revised AS SELECT s.incident_id, {values}, s.row_hash, s._rec FROM _checked s "
-                    f"WHERE s._reason IS NULL AND s._action = 'update'")
-        sets = ", ".join(f"{c} = r.{c}" for c in [*data_cols, "row_hash"])
-        con.execute(f"UPDATE incident_current SET {sets}, is_deleted = false, valid_from = $now, ingest_run_id = $run, "
-                    f"source_file = $file, source_line = r._rec + 1 FROM _revised r "
-                    f"WHERE incident_current.incident_id = r.incident_id", params)
-
-
-
-
-

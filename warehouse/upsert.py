@@ -1,0 +1,91 @@
+"""Writing a checked batch: classify rows against the warehouse, then insert new and update revised ones."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from warehouse import versions
+from warehouse.canonical import COLUMNS
+from warehouse.sources.mapping import literal
+
+if TYPE_CHECKING:
+    from warehouse.load import IngestResult
+
+# What the checks read (checks.yml, source vocabularies) stays in `_checked`; the other columns only say
+# whether they are filled, so a multi-GB file never sits twice in memory. The write re-reads the file.
+CHECKED_COLUMNS = {"source_event_id", "event_date", "date_end", "latitude", "longitude", "fatalities", "country",
+                   "event_type", "sub_event_type", "disorder_type", "source_updated_at"}
+PAYLOAD = [c for c in COLUMNS if c not in CHECKED_COLUMNS] + ["extra"]
+
+
+def classify(con, run: IngestResult, now: dt.datetime, first_load: bool) -> None:
+    """Count the good rows' actions and retire the versions the updates supersede."""
+    if first_load:   # every good row is new, nothing to compare
+        con.execute("CREATE TEMP TABLE _diff AS SELECT NULL::VARCHAR AS incident_id, 'insert' AS action, count(*) "
+                    "AS n FROM _checked WHERE _reason IS NULL")
+    else:
+        con.execute("CREATE TEMP TABLE _diff AS SELECT incident_id, _action AS action, 1 AS n FROM _checked "
+                    "WHERE _reason IS NULL AND _action <> 'unchanged' UNION ALL SELECT NULL, 'unchanged', count(*) "
+                    "FROM _checked WHERE _reason IS NULL AND _action = 'unchanged'")
+    counts = dict(con.execute("SELECT action, sum(n) FROM _diff GROUP BY action").fetchall())
+    run.inserted, run.updated, run.unchanged = (int(counts.get(k) or 0) for k in ("insert", "update", "unchanged"))
+    if run.updated:
+        versions.archive(con, "SELECT incident_id FROM _diff WHERE action = 'update'", now)
+
+
+def _insert_sql(source: str, rows_sql: str, value_of) -> str:
+    data_cols = [c for c in COLUMNS] + ["country_iso3", "extra"]
+    ints = {c for c, t in COLUMNS.items() if t == "INTEGER"}
+    select = ", ".join(f"CAST({value_of(c)} AS INTEGER)" if c in ints else value_of(c) for c in data_cols)
+    return (f"INSERT INTO incident_current (incident_id, source, {', '.join(data_cols)}, row_hash, is_deleted, "
+            f"first_ingested_at, valid_from, ingest_run_id, source_file, source_line) "
+            f"SELECT s.incident_id, {literal(source)}, {select}, s.row_hash, false, {value_of('first_ingested_at')}, "
+            f"$now, $run, $file, s._rec + 1 FROM {rows_sql}")
+
+
+def write_all(con, staged: str, source: str, path: Path, run: IngestResult, now: dt.datetime,
+               numbered: bool) -> None:
+    """A first load: every good row, streamed from a second read of the file."""
+    con.execute(f"SET preserve_insertion_order = {'true' if numbered else 'false'}")
+    set_country_map(con)   # with the names resolved after the first pass
+    # Rejected rows may share an id with a good one: with record numbers, pick rows by number.
+    keep = "s._rec IN (SELECT _rec FROM _checked WHERE _reason IS NULL)" if numbered else "true"
+    con.execute(_insert_sql(source, f"({staged}) s WHERE {keep}",
+                            lambda c: "$now" if c == "first_ingested_at" else f"s.{c}"),
+                {"now": now, "run": run.run_id, "file": str(path)})
+
+
+def write_changed(con, source: str, path: Path, run: IngestResult, now: dt.datetime) -> None:
+    """New rows are inserted; revised rows are updated in place (their old version is in history already).
+
+    In place, not delete + insert: deleting 1% of rows scattered over every row group makes DuckDB's
+    checkpoint rewrite all of them (~1.8 s per million rows); updating them costs a fraction of that.
+    """
+    def value_of(c: str) -> str:
+        if c == "first_ingested_at":
+            return "$now"
+        return f"s.{c}" if c in CHECKED_COLUMNS or c == "country_iso3" else f"s._p_{c}"
+
+    params = {"now": now, "run": run.run_id, "file": str(path)}
+    if run.inserted:
+        con.execute(_insert_sql(source, "_checked s WHERE s._reason IS NULL AND s._action = 'insert'", value_of),
+                    params)
+    if run.updated:
+        data_cols = [c for c in COLUMNS] + ["country_iso3", "extra"]
+        ints = {c for c, t in COLUMNS.items() if t == "INTEGER"}
+        values = ", ".join(f"CAST({value_of(c)} AS INTEGER) AS {c}" if c in ints else f"{value_of(c)} AS {c}"
+                           for c in data_cols)
+        con.execute(f"CREATE TEMP TABLE _revised AS SELECT s.incident_id, {values}, s.row_hash, s._rec FROM _checked s "
+                    f"WHERE s._reason IS NULL AND s._action = 'update'")
+        sets = ", ".join(f"{c} = r.{c}" for c in [*data_cols, "row_hash"])
+        con.execute(f"UPDATE incident_current SET {sets}, is_deleted = false, valid_from = $now, ingest_run_id = $run, "
+                    f"source_file = $file, source_line = r._rec + 1 FROM _revised r "
+                    f"WHERE incident_current.incident_id = r.incident_id", params)
+
+
+def set_country_map(con) -> None:
+    # A map, not a join: DuckDB underestimates the CSV scan and would build a join's hash table on the file.
+    con.execute("SET VARIABLE country_iso3 = (SELECT map(list(name), list(iso3)) FROM country_names "
+                "WHERE iso3 IS NOT NULL)")
