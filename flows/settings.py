@@ -83,4 +83,5 @@ def load_settings(
     path = Path(config_path or env.get("RISKWATCH_CONFIG") or DEFAULT_CONFIG)
     config = tomllib.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
     wh = warehouse or env.get("RISKWATCH_WAREHOUSE") or DEFAULT_WAREHOUSE
-    return Settings(warehouse=Path(wh), config=config, environ=env)
+    return Settings(warehouse=Path(wh), config=config, environ=env,
+                    config_path=str(config_path) if config_path else None)

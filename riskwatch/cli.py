@@ -78,7 +78,6 @@ def cli(ctx: click.Context, warehouse: str, config: str | None) -> None:
       riskwatch sql "SELECT source, count(*) FROM incidents GROUP BY source"
     """
     ctx.obj = load_settings(warehouse=warehouse, config_path=config)
-    ctx.obj.config_path = config
 
 
 @cli.command()

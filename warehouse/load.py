@@ -30,7 +30,6 @@ from warehouse.sources.mapping import (
 
 __all__ = ["IngestRefused", "IngestResult", "ingest_file"]
 
-_CHECKS = Path(__file__).with_name("checks.yml")
 _tags = itertools.count(1)
 
 
@@ -57,10 +56,6 @@ class IngestResult:
         return (f"read {self.rows_read}, inserted {self.inserted}, updated {self.updated}, "
                 f"unchanged {self.unchanged}, rejected {self.rejected}"
                 + (f", deleted {self.deleted}" if self.kind == "deletions" else ""))
-
-
-
-
 
 
 def _now(con: duckdb.DuckDBPyConnection) -> dt.datetime:

@@ -8,7 +8,7 @@ from pathlib import Path
 import yaml
 
 from warehouse import readfile
-from warehouse.countries import iso3
+from warehouse.countries import resolve_new_names
 from warehouse.sources.mapping import ident, literal
 
 CHECKS = Path(__file__).with_name("checks.yml")
@@ -26,21 +26,17 @@ def reason_sql(as_of: dt.date) -> str:
         whens.append(f"WHEN coalesce({fails}, false) THEN {label} || coalesce({message}, '?')")
     return "CASE " + " ".join(whens) + " END"
 
+
 def resolve_late_countries(con) -> int:
     """Names the ISO table lacks (word-order variants, aliases) are resolved once, after the pass."""
-    late = [r[0] for r in con.execute(
-        "SELECT DISTINCT country FROM _checked WHERE country IS NOT NULL AND country_iso3 IS NULL "
-        "AND country NOT IN (SELECT name FROM country_names)").fetchall()]
-    resolved = [(n, iso3(n)) for n in late]
-    if resolved:
-        con.executemany("INSERT INTO country_names VALUES (?, ?)", resolved)
-    if any(code for _, code in resolved):
+    added = resolve_new_names(con, "SELECT country FROM _checked WHERE country_iso3 IS NULL")
+    if added:
         # The country check is the last row check, so a row failing it passed all the others.
         con.execute(
             "UPDATE _checked SET country_iso3 = cn.iso3, _reason = CASE WHEN starts_with(_reason, "
             f"{literal(COUNTRY_CHECK)}) THEN NULL ELSE _reason END FROM country_names cn "
             "WHERE _checked.country = cn.name AND _checked.country_iso3 IS NULL AND cn.iso3 IS NOT NULL")
-    return len(resolved)
+    return added
 
 
 def mark_repeated_ids(con) -> int:

@@ -18,6 +18,8 @@ if TYPE_CHECKING:
 CHECKED_COLUMNS = {"source_event_id", "event_date", "date_end", "latitude", "longitude", "fatalities", "country",
                    "event_type", "sub_event_type", "disorder_type", "source_updated_at"}
 PAYLOAD = [c for c in COLUMNS if c not in CHECKED_COLUMNS] + ["extra"]
+DATA_COLUMNS = [*COLUMNS, "country_iso3", "extra"]              # what a row carries into incident_current
+INTEGER_COLUMNS = {c for c, t in COLUMNS.items() if t == "INTEGER"}   # staged as DOUBLE so checks see 2.5
 
 
 def classify(con, run: IngestResult, now: dt.datetime, first_load: bool) -> None:
@@ -35,11 +37,13 @@ def classify(con, run: IngestResult, now: dt.datetime, first_load: bool) -> None
         versions.archive(con, "SELECT incident_id FROM _diff WHERE action = 'update'", now)
 
 
+def _typed(value_of, c: str) -> str:
+    return f"CAST({value_of(c)} AS INTEGER)" if c in INTEGER_COLUMNS else value_of(c)
+
+
 def _insert_sql(source: str, rows_sql: str, value_of) -> str:
-    data_cols = [c for c in COLUMNS] + ["country_iso3", "extra"]
-    ints = {c for c, t in COLUMNS.items() if t == "INTEGER"}
-    select = ", ".join(f"CAST({value_of(c)} AS INTEGER)" if c in ints else value_of(c) for c in data_cols)
-    return (f"INSERT INTO incident_current (incident_id, source, {', '.join(data_cols)}, row_hash, is_deleted, "
+    select = ", ".join(_typed(value_of, c) for c in DATA_COLUMNS)
+    return (f"INSERT INTO incident_current (incident_id, source, {', '.join(DATA_COLUMNS)}, row_hash, is_deleted, "
             f"first_ingested_at, valid_from, ingest_run_id, source_file, source_line) "
             f"SELECT s.incident_id, {literal(source)}, {select}, s.row_hash, false, {value_of('first_ingested_at')}, "
             f"$now, $run, $file, s._rec + 1 FROM {rows_sql}")
@@ -73,13 +77,10 @@ def write_changed(con, source: str, path: Path, run: IngestResult, now: dt.datet
         con.execute(_insert_sql(source, "_checked s WHERE s._reason IS NULL AND s._action = 'insert'", value_of),
                     params)
     if run.updated:
-        data_cols = [c for c in COLUMNS] + ["country_iso3", "extra"]
-        ints = {c for c, t in COLUMNS.items() if t == "INTEGER"}
-        values = ", ".join(f"CAST({value_of(c)} AS INTEGER) AS {c}" if c in ints else f"{value_of(c)} AS {c}"
-                           for c in data_cols)
+        values = ", ".join(f"{_typed(value_of, c)} AS {c}" for c in DATA_COLUMNS)
         con.execute(f"CREATE TEMP TABLE _revised AS SELECT s.incident_id, {values}, s.row_hash, s._rec FROM _checked s "
                     f"WHERE s._reason IS NULL AND s._action = 'update'")
-        sets = ", ".join(f"{c} = r.{c}" for c in [*data_cols, "row_hash"])
+        sets = ", ".join(f"{c} = r.{c}" for c in [*DATA_COLUMNS, "row_hash"])
         con.execute(f"UPDATE incident_current SET {sets}, is_deleted = false, valid_from = $now, ingest_run_id = $run, "
                     f"source_file = $file, source_line = r._rec + 1 FROM _revised r "
                     f"WHERE incident_current.incident_id = r.incident_id", params)
