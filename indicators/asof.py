@@ -13,11 +13,13 @@ def needs_history(con: duckdb.DuckDBPyConnection, as_of: dt.date) -> bool:
     """True when some current record carries a revision (or deletion) made after the as-of date."""
     # Records that happened after the as-of date are cut anyway; only those that (in some version)
     # fall on or before it and were revised later need their older version.
-    return bool(con.execute(
-        "SELECT count(*) FROM incident_current c WHERE c.source_updated_at >= $d::DATE + 1 "
-        "AND (c.event_date <= $d OR c.incident_id IN (SELECT incident_id FROM incident_history "
-        "WHERE event_date <= $d))", {"d": as_of}
-    ).fetchone()[0])
+    # Date literals, not parameters: DuckDB prunes row groups by their min/max only for constants.
+    d, next_day = f"DATE '{as_of.isoformat()}'", f"DATE '{(as_of + dt.timedelta(days=1)).isoformat()}'"
+    return con.execute(
+        f"SELECT EXISTS (SELECT 1 FROM incident_current WHERE source_updated_at >= {next_day} AND event_date <= {d}) "
+        f"OR EXISTS (SELECT 1 FROM incident_current c JOIN incident_history h USING (incident_id) "
+        f"WHERE c.source_updated_at >= {next_day} AND h.event_date <= {d})"
+    ).fetchone()[0]
 
 
 def _drop(con: duckdb.DuckDBPyConnection, name: str) -> None:

@@ -56,11 +56,13 @@ def compute_indicators(
                                 "WHERE day <= ?", [as_of]).fetchone()[0] or as_of
         asof.prepare(con, as_of, watched, floor=floor, history=history)
         for d in defs.values():
-            for grain in d.grains:
-                if d.kind == "events":
-                    _refresh_events(con, d, grain, as_of, mode, result)
+            if d.kind == "events":
+                agg = _event_facts(con, d, as_of)
+                for grain in d.grains:
+                    _refresh_events(con, d, agg, grain, as_of, mode, result)
             if d.kind == "derived":
                 _refresh_derived(con, d, as_of, result)
+        con.execute("DROP TABLE IF EXISTS temp._facts; DROP TABLE IF EXISTS temp._new")
         if mode == "incremental" and not result.periods_recomputed and state[1] == as_of:
             result.mode = "unchanged"
         con.execute(
@@ -90,7 +92,19 @@ def _period_sql(grain: str, col: str = "event_date") -> str:
     return f"CAST(date_trunc('{grain}', {col}) AS DATE)"
 
 
-def _refresh_events(con, d: Definition, grain: str, as_of: dt.date, mode: str, result: ComputeResult) -> None:
+def _event_facts(con, d: Definition, as_of: dt.date) -> str:
+    """Temp table _facts: definition `d`'s values up to as_of, one row per real event and series (any grain),
+    and the aggregate that turns them into a period's value."""
+    # Each real event counts once per series, however many sources (or rows of the definition) report it.
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE _facts AS SELECT series, event_date, max(value) AS value FROM ({d.sql}) q "
+        f"WHERE series IS NOT NULL AND event_date <= DATE '{as_of.isoformat()}' GROUP BY series, event_key, event_date"
+    )
+    return "count(*)" if d.aggregate == "count" else "sum(value)"
+
+
+def _refresh_events(con, d: Definition, agg: str, grain: str, as_of: dt.date, mode: str,
+                    result: ComputeResult) -> None:
     step = GRAINS[grain]
     key = {"ind": d.name, "grain": grain, "asof": as_of}
     scope = ""
@@ -103,14 +117,9 @@ def _refresh_events(con, d: Definition, grain: str, as_of: dt.date, mode: str, r
             _zero_fill(con, d.name, grain, step, as_of)
             return
         result.periods_recomputed += periods
-    agg = "count(*)" if d.aggregate == "count" else "sum(value)"
-    # Each real event once per series, whatever number of sources report it.
     con.execute(
-        f"CREATE OR REPLACE TEMP TABLE _new AS SELECT series, period_start, CAST({agg} AS DOUBLE) AS value FROM ("
-        f"  SELECT series, {_period_sql(grain)} AS period_start, max(value) AS value FROM ({d.sql}) q "
-        f"  WHERE series IS NOT NULL AND event_date <= $asof GROUP BY series, event_key, event_date"
-        f") WHERE true {scope} GROUP BY ALL",
-        {"asof": as_of},
+        f"CREATE OR REPLACE TEMP TABLE _new AS SELECT * FROM (SELECT series, {_period_sql(grain)} AS period_start, "
+        f"CAST({agg} AS DOUBLE) AS value FROM _facts GROUP BY ALL) WHERE true {scope}"
     )
     old = f"FROM indicator_value_rows WHERE indicator = $ind AND grain = $grain {scope}"
     if mode == "incremental":

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import asdict, dataclass
+import time
+from dataclasses import asdict, dataclass, field
 
 import duckdb
 
@@ -17,6 +18,7 @@ class RefreshResult:
     tags: dict
     duplicates: int
     indicators: ComputeResult
+    seconds: dict[str, float] = field(default_factory=dict)  # wall time of each step
 
     def summary(self) -> str:
         ind = self.indicators
@@ -27,17 +29,21 @@ class RefreshResult:
             f"{ind.periods_recomputed} period(s) recomputed, {ind.values_written} value(s) written, "
             f"{ind.past_values_changed} past value(s) changed"
             + (" [history used: revisions after the as-of date left out]" if ind.used_history else "")
+            + "; took " + ", ".join(f"{step} {secs:.2f} s" for step, secs in self.seconds.items())
         )
 
     def as_dict(self) -> dict:
-        return {"tags": self.tags, "duplicates": self.duplicates, "indicators": asdict(self.indicators)}
+        return {"tags": self.tags, "duplicates": self.duplicates, "indicators": asdict(self.indicators),
+                "seconds": self.seconds}
 
 
 def refresh(
     con: duckdb.DuckDBPyConnection, as_of: dt.date, *, watched: list[str], full: bool = False,
     since: dt.date | None = None,
 ) -> RefreshResult:
+    seconds, start = {}, time.perf_counter()
     tag_result = refresh_tags(con, full=full)
+    seconds["tags"], start = time.perf_counter() - start, time.perf_counter()
     con.execute("BEGIN TRANSACTION")
     try:
         links = refresh_duplicates(con)
@@ -45,5 +51,7 @@ def refresh(
     except BaseException:
         con.execute("ROLLBACK")
         raise
+    seconds["duplicates"], start = time.perf_counter() - start, time.perf_counter()
     values = compute_indicators(con, as_of, watched=watched, full=full, since=since)
-    return RefreshResult(tags=tag_result, duplicates=links, indicators=values)
+    seconds["indicators"] = time.perf_counter() - start
+    return RefreshResult(tags=tag_result, duplicates=links, indicators=values, seconds=seconds)

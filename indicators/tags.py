@@ -1,32 +1,25 @@
-"""Incident tags from declarative rules (indicators/tags.yml), evaluated as one DuckDB SELECT.
+"""Incident tags from declarative rules (indicators/tags.yml): loading, checking, refreshing.
 
-Rules are data so analysts can read, review and extend them with their own examples; they compile to
-SQL over any relation shaped like the `incidents` view, so the same rules tag the warehouse, a table
-of example rows, or an as-of reconstruction of past incident versions.
+Rules are data so analysts can read, review and extend them with their own examples; indicators/tag_sql.py
+compiles them to SQL.
 """
 
 from __future__ import annotations
 
 import hashlib
-import re
 from pathlib import Path
 from typing import Any
 
 import duckdb
 import yaml
 
+from indicators.tag_sql import CONDITION_KEYS, STATE_NAME_SQL, as_relation, condition_of, condition_sql, tag_select_sql
 from warehouse.countries import resolve_new_names
-from warehouse.sources.mapping import ident, literal
+
+__all__ = ["condition_sql", "load_rules", "prepare_origins", "refresh_tags", "rules_hash", "tag_select_sql"]
 
 RULES_PATH = Path(__file__).with_name("tags.yml")
-_GROUPS = ("all", "any", "none")
-_OPS = ("regex", "in", "not_in", "equals", "not_null")
-_CONDITION_KEYS = {*_GROUPS, "sql", "field", "ignore", *_OPS}
-_RULE_KEYS = {"name", "tag", "description", "detail", "examples"} | _CONDITION_KEYS
-_FIELD = re.compile(r"[a-z_][a-z0-9_]*")
-# 'Military Forces of Iran (1989-) IRGC' / 'Government of United States of America' -> the state's name;
-# pycountry (via country_names) turns it into ISO3, so no hand-kept actor table is needed.
-_STATE_NAME = r"nullif(trim(regexp_extract({col}, '^(?:Military Forces|Government) of\s+([^(]+)', 1)), '')"
+_RULE_KEYS = {"name", "tag", "description", "detail", "examples"} | CONDITION_KEYS
 
 
 def load_rules(path: str | Path | None = None) -> list[dict[str, Any]]:
@@ -49,83 +42,8 @@ def load_rules(path: str | Path | None = None) -> list[dict[str, Any]]:
         examples = rule.get("examples") or {}
         if not examples.get("match") or not examples.get("no_match"):
             raise ValueError(f"{where}: needs examples with at least one match and one no_match")
-        condition_sql(_condition_of(rule), where)  # fails here rather than at tagging time
+        condition_sql(condition_of(rule), where)  # fails here rather than at tagging time
     return rules
-
-
-def _condition_of(rule: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in rule.items() if k in _CONDITION_KEYS}
-
-
-def condition_sql(node: dict[str, Any], where: str = "condition") -> str:
-    """SQL predicate for one condition node; every part is NULL-safe so that `none:` negates cleanly."""
-    if not isinstance(node, dict) or not node:
-        raise ValueError(f"{where}: a condition must be a non-empty mapping, got {node!r}")
-    if set(node) - _CONDITION_KEYS:
-        raise ValueError(f"{where}: unknown condition key(s) {sorted(set(node) - _CONDITION_KEYS)}")
-    parts = []
-    if "field" in node or set(node) & set(_OPS):
-        parts.append(_field_sql(node, where))
-    if "sql" in node:
-        parts.append(f"coalesce(({node['sql']}), false)")
-    for group in _GROUPS:
-        if group in node:
-            items = node[group]
-            if not isinstance(items, list) or not items:
-                raise ValueError(f"{where}: `{group}` needs a non-empty list")
-            joined = (" AND " if group == "all" else " OR ").join(condition_sql(c, where) for c in items)
-            parts.append(f"(NOT ({joined}))" if group == "none" else f"({joined})")
-    return parts[0] if len(parts) == 1 else "(" + " AND ".join(parts) + ")"
-
-
-def _field_sql(node: dict[str, Any], where: str) -> str:
-    field, ops = node.get("field"), [k for k in _OPS if k in node]
-    if not isinstance(field, str) or not _FIELD.fullmatch(field) or len(ops) != 1:
-        raise ValueError(f"{where}: {node!r} needs `field: <column>` and exactly one of {', '.join(_OPS)}")
-    col, op, value = ident(field), ops[0], node[ops[0]]
-    if op == "regex":
-        re.compile(value)  # Python's syntax is close enough to RE2's to catch most typos early
-        text = f"coalesce(CAST({col} AS VARCHAR), '')"
-        if node.get("ignore"):
-            # Phrases that mention the thing without asserting it ("no Chinese nationals were harmed").
-            re.compile(node["ignore"])
-            text = f"regexp_replace({text}, {literal(node['ignore'])}, ' ', 'gi')"
-        return f"regexp_matches({text}, {literal(value)}, 'i')"
-    if op in ("in", "not_in"):
-        if not isinstance(value, list) or not value:
-            raise ValueError(f"{where}: `{op}` needs a non-empty list")
-        values = ", ".join(literal(v) for v in value)
-        return f"coalesce({col} IN ({values}), false)" if op == "in" else f"coalesce({col} NOT IN ({values}), true)"
-    if op == "equals":
-        return f"coalesce({col} = {literal(value)}, false)"
-    present = f"nullif(trim(CAST({col} AS VARCHAR)), '') IS NOT NULL"
-    return present if value else f"NOT ({present})"
-
-
-def _relation(relation: str) -> str:
-    """A table/view name as is, a query in parentheses."""
-    relation = relation.strip()
-    return relation if re.fullmatch(r'[\w."]+', relation) else f"({relation})"
-
-
-def tag_select_sql(rules: list[dict[str, Any]], relation: str) -> str:
-    """SELECT incident_id, tag, detail, rule over `relation` (incidents-shaped); run prepare_origins first."""
-    state = _STATE_NAME.format(col="_r.actor1")
-    branches = [
-        f"SELECT incident_id, {literal(r['tag'])} AS tag, "
-        f"CAST({'(' + str(r['detail']) + ')' if r.get('detail') else 'NULL'} AS VARCHAR) AS detail, "
-        f"{literal(r['name'])} AS rule FROM _tag_input WHERE {condition_sql(_condition_of(r), r['name'])}"
-        for r in rules
-    ]
-    if not branches:
-        return "SELECT CAST(NULL AS VARCHAR) AS incident_id, CAST(NULL AS VARCHAR) AS tag, " \
-               "CAST(NULL AS VARCHAR) AS detail, CAST(NULL AS VARCHAR) AS rule WHERE false"
-    # Materialized: the relation (possibly a history reconstruction) is scanned once for all rules.
-    return (
-        f"WITH _tag_input AS MATERIALIZED (SELECT _r.*, coalesce(_r.perpetrator_iso3, _cn.iso3) AS origin_iso3 "
-        f"FROM {_relation(relation)} _r LEFT JOIN country_names _cn ON _cn.name = {state})\n"
-        + "\nUNION ALL\n".join(branches)
-    )
 
 
 def rules_hash(rules: list[dict[str, Any]]) -> str:
@@ -135,7 +53,7 @@ def rules_hash(rules: list[dict[str, Any]]) -> str:
 
 def prepare_origins(con: duckdb.DuckDBPyConnection, relation: str) -> int:
     """Resolve the state names in actor1 of `relation` into country_names; returns how many were new."""
-    return resolve_new_names(con, f"SELECT {_STATE_NAME.format(col='actor1')} FROM {_relation(relation)}")
+    return resolve_new_names(con, f"SELECT {STATE_NAME_SQL.format(col='actor1')} FROM {as_relation(relation)}")
 
 
 def refresh_tags(con: duckdb.DuckDBPyConnection, *, full: bool = False,
@@ -149,17 +67,17 @@ def refresh_tags(con: duckdb.DuckDBPyConnection, *, full: bool = False,
             "SELECT refreshed_at, definitions_hash FROM refresh_state WHERE component = 'tags'"
         ).fetchone()
         full = full or state is None or state[1] != digest
-        # A deletion is a new current (tombstone) version too, so it lands in the scope and loses its tags.
-        con.execute(
-            "CREATE OR REPLACE TEMP TABLE _tag_scope AS SELECT DISTINCT incident_id FROM incident_current "
-            "WHERE ? OR valid_from > ?", [full, None if full else state[0]],
-        )
         if full:
             con.execute("DELETE FROM incident_tag_rows")  # also drops rows of incidents no longer present
             relation = "incidents"
+            retagged = con.execute("SELECT count(*) FROM incident_current").fetchone()[0]
         else:
+            # A deletion is a new current (tombstone) version too, so it lands in the scope and loses its tags.
+            con.execute("CREATE OR REPLACE TEMP TABLE _tag_scope AS SELECT DISTINCT incident_id "
+                        "FROM incident_current WHERE valid_from > ?", [state[0]])
             con.execute("DELETE FROM incident_tag_rows WHERE incident_id IN (SELECT incident_id FROM _tag_scope)")
             relation = "SELECT * FROM incidents WHERE incident_id IN (SELECT incident_id FROM _tag_scope)"
+            retagged = con.execute("SELECT count(*) FROM _tag_scope").fetchone()[0]
         prepare_origins(con, relation)
         tags = con.execute(
             f"INSERT INTO incident_tag_rows (incident_id, tag, detail, rule, tagged_at) "
@@ -175,7 +93,6 @@ def refresh_tags(con: duckdb.DuckDBPyConnection, *, full: bool = False,
             "definitions_hash = excluded.definitions_hash",
             [state[0] if state else None, digest],
         )
-        retagged = con.execute("SELECT count(*) FROM _tag_scope").fetchone()[0]
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")

@@ -88,6 +88,43 @@ def test_condition_operators_and_nulls(con):
         tags.condition_sql({"feild": "notes", "regex": "x"})
 
 
+def test_prechecks_change_no_result(con):
+    """The one-pass pre-check per text field only skips rows; every rule tags what it tags without it."""
+    ingest_file(con, SAMPLE / "curated_pakistan_acled.csv", "curated", as_of=AS_OF)
+    ingest_file(con, SAMPLE / "ucdp_ged_pakistan.csv", "ucdp", as_of=AS_OF)
+    examples = [e for r in RULES for kind in ("match", "no_match") for e in r["examples"][kind]]
+    rel = example_table(con, examples)
+    con.execute(f"INSERT INTO {rel} BY NAME SELECT * FROM incidents")
+    tags.prepare_origins(con, rel)
+    fast = set(con.execute(f"SELECT * FROM ({tags.tag_select_sql(RULES, rel)})").fetchall())
+    plain = set(con.execute(f"SELECT * FROM ({tags.tag_select_sql(RULES, rel, prechecks=False)})").fetchall())
+    assert fast == plain
+    assert {t for _, t, _, _ in fast} == {r["tag"] for r in RULES}  # every rule fired somewhere
+    assert "_rx_notes" in tags.tag_select_sql(RULES, rel)
+
+
+def test_precheck_edge_cases(con):
+    rows = [{"incident_id": "a", "notes": "fooXbar"}, {"incident_id": "b", "notes": "y only"},
+            {"incident_id": "c", "notes": "x and y"}, {"incident_id": "d", "notes": "foo bar"}]
+    rel = example_table(con, rows)
+
+    def ids(rules):
+        found = [{i for i, _, _ in tagged(con, rel, rules)}]
+        found.append({r[0] for r in con.execute(
+            f"SELECT * FROM ({tags.tag_select_sql(rules, rel, prechecks=False)})").fetchall()})
+        assert found[0] == found[1]
+        return found[0]
+
+    # Blanking the ignored phrase creates the match: the pre-check must still let the row through.
+    ignore = {"name": "i", "tag": "i", "field": "notes", "regex": "foo bar", "ignore": "X"}
+    assert ids([ignore]) == {"a", "d"}
+    # Under `none` a left-out regex counts as false, else the pre-check would skip row b.
+    negated = {"name": "n", "tag": "n", "all": [{"none": [{"field": "notes", "regex": r"\bx\b"}]},
+                                                  {"field": "notes", "regex": r"\by\b"}]}
+    assert ids([negated]) == {"b"}
+    assert ids([ignore, negated]) == {"a", "b", "d"}
+
+
 def test_load_rules_refuses_rules_without_examples(tmp_path):
     path = tmp_path / "tags.yml"
     path.write_text("- {name: a, tag: a, description: d, field: notes, regex: x, examples: {match: [{notes: x}]}}\n")
