@@ -52,21 +52,33 @@ def condition_sql(node: dict[str, Any], where: str = "condition", guarded: froze
             flip = None if relaxed is None else (not relaxed if group == "none" else relaxed)
             items = [condition_sql(c, where, guarded, flip) for c in items]
             parts.append(_all_of(items) if group == "all" else
-                         f"(NOT {_any_of(items)})" if group == "none" else _any_of(items))
+                         _not(_any_of(items)) if group == "none" else _any_of(items))
     return _all_of(parts)
 
 
 # Every compiled part is a non-NULL boolean, so CASE chains are exact ANDs and ORs. Unlike AND/OR, which
 # evaluate both sides on every row outside a WHERE, CASE evaluates a branch only on the rows that reach
 # it: a rule's costly tests (regexes, JSON) run only where its cheap leading tests (event type) held.
+# Constants (left-out regexes) and repeats fold away, so a relaxed predicate does not evaluate what cannot
+# change it.
 def _all_of(items: list[str]) -> str:
+    items = [item for item in dict.fromkeys(items) if item != "true"]
+    if "false" in items or not items:
+        return "false" if items else "true"
     return items[0] if len(items) == 1 else f"(CASE WHEN {items[0]} THEN {_all_of(items[1:])} ELSE false END)"
 
 
 def _any_of(items: list[str]) -> str:
+    items = [item for item in dict.fromkeys(items) if item != "false"]
+    if "true" in items or not items:
+        return "true" if items else "false"
     if len(items) == 1:
         return items[0]
     return "(CASE " + " ".join(f"WHEN {item} THEN true" for item in items[:-1]) + f" ELSE {items[-1]} END)"
+
+
+def _not(item: str) -> str:
+    return {"true": "false", "false": "true"}.get(item, f"(NOT {item})")
 
 
 def _text(field: str) -> str:
