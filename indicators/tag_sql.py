@@ -158,8 +158,9 @@ def tag_select_sql(rules: list[dict[str, Any]], relation: str, *, prechecks: boo
     shared = {f: p for f, p in regexes_by_field(rules).items() if len(p) > 1 and prechecks}
     guarded = frozenset(shared)
     # A field's pre-check runs only on rows where some rule reading it could still hold without its regexes.
-    need = {f: _any_of([condition_sql(condition_of(r), r["name"], guarded, relaxed=True) for r in rules
-                        if f in regexes_by_field([r])]) for f in shared}
+    relaxed = [(condition_sql(condition_of(r), r["name"], guarded, relaxed=True), set(regexes_by_field([r])))
+               for r in rules] if shared else []
+    need = {f: _any_of([sql for sql, fields in relaxed if f in fields]) for f in shared}
     guards = "".join(
         f", (CASE WHEN {need[f]} THEN regexp_matches({_text(f)}, "
         f"{literal('|'.join(f'(?:{p})' for p in patterns))}, 'i') ELSE false END) AS {ident('_rx_' + f)}"
