@@ -29,8 +29,8 @@ from bench.generate import generate_acled_csv  # noqa: E402
 from indicators.refresh import refresh  # noqa: E402
 from indicators.tag_sql import regexes_by_field  # noqa: E402
 from indicators.tags import load_rules  # noqa: E402
+from validation.ingest import ingest_file  # noqa: E402
 from warehouse import db  # noqa: E402
-from warehouse.load import ingest_file  # noqa: E402
 
 AS_OF = dt.date(2025, 12, 31)
 WATCHED = ["PAK", "AFG", "IRN", "IND"]

@@ -61,8 +61,8 @@ def run_phase(a: argparse.Namespace) -> dict:
                 t0, c0 = time.perf_counter(), time.process_time()
                 out["rows"] = con.execute(f"CREATE TABLE t AS SELECT * FROM read_csv('{a.csv}')").fetchone()[0]
             else:
+                from validation.ingest import ingest_file
                 from warehouse.db import connect
-                from warehouse.load import ingest_file
 
                 if a.phase == "load-warm":  # a long-lived process (serve, a pipeline after its first file)
                     import great_expectations  # noqa: F401

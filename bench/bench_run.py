@@ -30,22 +30,23 @@ import json, sys, time, datetime as dt
 t0 = time.perf_counter(); steps = {}
 def step(name, fn):
     s = time.perf_counter(); out = fn(); steps[name] = time.perf_counter() - s; return out
-from flows.settings import load_settings
+from riskwatch.settings import load_settings
 from warehouse import db
 settings = load_settings()
 con = db.connect(settings.warehouse, memory_limit=settings.memory_limit)
 as_of = dt.date.fromisoformat(sys.argv[1])
-from warehouse.load import ingest_file
+from validation.ingest import ingest_file
 from flows.tasks import inbox_files
-step("ingest 1,000 rows (incl. GX import)", lambda: [ingest_file(con, f, s, batch_limits=settings.batch_limits)
+step("ingest 1,000 rows (incl. GX import)", lambda: [ingest_file(con, f, s, settings)
                                    for f, s in inbox_files(settings)])
 from indicators.refresh import refresh
 step("refresh (tags, duplicates, indicators)", lambda: refresh(con, as_of, watched=settings.watched_countries))
-from flows.validation import run_validation
+from validation.suites import run_validation
 step("validate (GX suites + Data Docs)", lambda: run_validation(con, as_of, settings))
-from flows.alerting import evaluate_alerts
+from alerts.lifecycle import evaluate_alerts
 step("alerts", lambda: evaluate_alerts(con, as_of, settings))
-from flows.report import build_weekly_report, email_weekly_report
+from reports.delivery import email_weekly_report
+from reports.weekly import build_weekly_report
 step("weekly report + email", lambda: email_weekly_report(con, build_weekly_report(con, as_of, settings), settings))
 con.close()
 print(json.dumps({"steps": steps, "total_in_process": time.perf_counter() - t0}))

@@ -4,12 +4,12 @@
     .venv/bin/python bench/bench_validate.py --ingest [--csv /tmp/acled_1000000.csv] [--no-readme]
 
 Builds an incident-like table in DuckDB (with a known sprinkle of bad rows), computes 8 boolean
-flags in one SQL query, hands only the flag columns to warehouse.gx_engine.run_suite and checks
+flags in one SQL query, hands only the flag columns to validation.gx_engine.run_suite and checks
 that GX's unexpected counts equal DuckDB's own failure counts. ``--raw`` also times GX on the raw
 columns (equivalent checks as plain expectations) for comparison; that path is slow and large.
 
 ``--ingest`` times the real path instead: warehouse.load.ingest_file on a generated ACLED export
-(bench/generate.py), once with the GX batch checks (warehouse.batch_checks.check_batch, timed inside
+(bench/generate.py), once with the GX batch checks (validation.ingest.check_batch, timed inside
 the same load: flags SQL, GX, storing) and once with them replaced by the plain reject-share check,
 each in its own child process so each peak RSS (VmHWM) is its own; results go to README "## Validation".
 """
@@ -29,7 +29,7 @@ from pathlib import Path
 
 import duckdb
 
-from warehouse.gx_engine import Check, run_suite
+from validation.gx_engine import Check, run_suite
 
 EVENT_TYPES = ["Battles", "Explosions/Remote violence", "Violence against civilians", "Protests", "Riots",
                "Strategic developments"]
@@ -176,12 +176,12 @@ def measured(fn, out: dict):
 
 def ingest_phase(a: argparse.Namespace) -> dict:
     """Child: one ingest_file into a fresh warehouse, with the GX batch checks or the plain reject check."""
-    from warehouse import batch_checks, gx_engine
+    from validation import gx_engine
+    from validation.ingest import IngestRefused, check_batch, ingest_file
     from warehouse.db import connect
-    from warehouse.load import ingest_file
 
     spent = {"check_batch": 0.0, "gx": 0.0, "gx_import": 0.0}
-    real_check, real_suite = batch_checks.check_batch, gx_engine.run_suite
+    real_suite = gx_engine.run_suite
 
     def timed_suite(*args, **kwargs):
         t = time.perf_counter()
@@ -190,9 +190,9 @@ def ingest_phase(a: argparse.Namespace) -> dict:
         finally:
             spent["gx"] += time.perf_counter() - t
 
-    def plain(con, path, run, *, max_reject_fraction, **_):  # what the load did before: the reject share only
+    def plain(con, batch, run, *, max_reject_fraction, **_):  # what the load did before: the reject share only
         if run.rows_read and run.rejected / run.rows_read > max_reject_fraction:
-            raise batch_checks.IngestRefused(f"{path}: too many rejected rows")
+            raise IngestRefused(f"{batch.path}: too many rejected rows")
         return []
 
     if a.phase == "gx":
@@ -201,10 +201,10 @@ def ingest_phase(a: argparse.Namespace) -> dict:
 
         spent["gx_import"] = time.perf_counter() - t
         gx_engine.run_suite = timed_suite
-    batch_checks.check_batch = measured(real_check if a.phase == "gx" else plain, spent)
+    validate = measured(check_batch if a.phase == "gx" else plain, spent)
     con = connect(a.db, memory_limit=a.memory_limit[0])
     t = time.perf_counter()
-    run = ingest_file(con, a.csv, "acled", as_of=AS_OF)
+    run = ingest_file(con, a.csv, "acled", as_of=AS_OF, validate=validate)
     con.close()
     seconds = time.perf_counter() - t
     return {"seconds": seconds, **spent, "status": run.status, "rows": run.rows_read, "rejected": run.rejected,
@@ -256,7 +256,7 @@ def bench_ingest(a: argparse.Namespace) -> None:
         f"## Validation\n\n`python bench/bench_validate.py --ingest` on `{csv.name}` ({gx['rows']:,} rows, "
         f"{csv.stat().st_size / 1e6:.0f} MB, {gx['rejected']:,} rejected), {dt.date.today()}, DuckDB "
         f"{version('duckdb')}, GX {version('great-expectations')}, {os.cpu_count()} CPUs. Per memory_limit, "
-        f"the same file loaded by ingest_file with the GX batch checks (warehouse/batch_checks.py) and with the "
+        f"the same file loaded by ingest_file with the GX batch checks (validation/ingest.py) and with the "
         f"plain reject-share check that preceded them, each load in its own process, fastest of {a.repeat} "
         f"alternating runs. check_batch is timed inside the GX load; its peak RSS is measured from its entry "
         f"(VmHWM reset), in brackets what it adds to the RSS it started with (mostly DuckDB's buffer pool). "

@@ -12,8 +12,8 @@ from prefect import flow
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
 from flows import tasks
-from flows.lock import writer_lock
-from flows.settings import load_settings
+from riskwatch.settings import load_settings
+from warehouse.lock import writer_lock
 
 
 def _date(value: dt.date | str | None) -> dt.date:

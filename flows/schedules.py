@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from flows import pipeline
-from flows.settings import Settings
+from riskwatch.settings import Settings
 
 
 @dataclass(frozen=True)
@@ -22,10 +22,10 @@ def deployments(settings: Settings) -> list[Deployment]:
     """Daily: ingest, then refresh + alert on what arrived. Weekly: the report, Monday 07:00 local time."""
     wh = str(settings.warehouse)
     return [
-        Deployment("daily-ingest-refresh-alert", "pipeline", settings.get("schedules.daily_cron", "0 6 * * *"),
+        Deployment("daily-ingest-refresh-alert", "pipeline", settings.get("schedules.daily_cron"),
                    "Ingest the inbox and the ACLED API, refresh tags/indicators/checks, evaluate and send alerts.",
                    {"warehouse": wh, "report": False}),
-        Deployment("weekly-report", "weekly_report", settings.get("schedules.weekly_report_cron", "0 7 * * 1"),
+        Deployment("weekly-report", "weekly_report", settings.get("schedules.weekly_report_cron"),
                    "Weekly report for the last complete ISO week, emailed to RISKWATCH_REPORT_TO.",
                    {"warehouse": wh, "email": True}),
     ]

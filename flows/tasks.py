@@ -9,12 +9,11 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 
 import duckdb
 from prefect import get_run_logger, task
 
-from flows.settings import Settings, load_settings
+from riskwatch.settings import Settings, load_settings
 from warehouse import db
 from warehouse.snapshot import publish_snapshot
 
@@ -50,14 +49,14 @@ def pull_acled_api(warehouse_path: str, config: str | None = None) -> str | None
     creds = AcledCredentials.from_env(settings.environ)
     if creds is None:
         return None
-    countries = settings.get("sources.acled.countries", ["Pakistan", "Afghanistan", "Iran", "India"])
+    countries = settings.get("sources.acled.countries")
     with warehouse(settings) as con:
         since = con.execute("SELECT CAST(epoch(max(source_updated_at)) AS BIGINT) FROM incident_current "
                             "WHERE source = 'acled'").fetchone()[0]
     folder = settings.inbox_dir / "acled"
     folder.mkdir(parents=True, exist_ok=True)
     target = folder / f"acled-api-{dt.datetime.now():%Y%m%dT%H%M%S}.csv"
-    client = AcledClient(settings.get("sources.acled.api_url", "https://acleddata.com"), creds)
+    client = AcledClient(settings.get("sources.acled.api_url"), creds)
     rows, _ = client.fetch_to_csv(target, countries, since)
     get_run_logger().info("ACLED API: %s row(s) since %s -> %s", rows, since, target)
     return str(target) if rows else None
@@ -65,23 +64,19 @@ def pull_acled_api(warehouse_path: str, config: str | None = None) -> str | None
 
 @task(name="ingest-files")
 def ingest_files(warehouse_path: str, files: list[tuple[str, str]], config: str | None = None) -> list[dict]:
-    from warehouse.load import IngestRefused, ingest_file
+    from validation.ingest import ingest_files as load_files
 
     settings = load_settings(warehouse_path, config)
     log = get_run_logger()
-    results = []
+
+    def report(r: dict) -> None:
+        if r["status"] == "refused":
+            log.error("%s", r["message"])
+        else:
+            log.info("%s (%s): %s: %s", r["file"], r["source"], r["status"], r["message"])
+
     with warehouse(settings) as con:
-        for path, source in files:
-            try:
-                run = ingest_file(con, Path(path), source, defaults=settings.source_defaults(source),
-                                  mapping_dirs=settings.mapping_dirs, max_reject_fraction=settings.max_reject_fraction,
-                                  batch_limits=settings.batch_limits)
-                results.append(run.as_dict())
-                log.info("%s (%s): %s: %s", path, source, run.status, run.message)
-            except IngestRefused as exc:
-                results.append({"file": path, "source": source, "status": "refused", "message": str(exc)})
-                log.error("%s", exc)
-    return results
+        return load_files(con, files, settings, on_result=report)
 
 
 @task(name="refresh-indicators")
@@ -97,7 +92,7 @@ def refresh_indicators(warehouse_path: str, as_of: dt.date, full: bool = False, 
 
 @task(name="validate")
 def validate(warehouse_path: str, as_of: dt.date, config: str | None = None) -> dict:
-    from flows.validation import run_validation
+    from validation.suites import run_validation
 
     settings = load_settings(warehouse_path, config)
     with warehouse(settings) as con:
@@ -108,7 +103,8 @@ def validate(warehouse_path: str, as_of: dt.date, config: str | None = None) -> 
 
 @task(name="evaluate-alerts", retries=2, retry_delay_seconds=60)
 def evaluate_alerts(warehouse_path: str, as_of: dt.date, dry_run: bool = False, config: str | None = None) -> dict:
-    from flows.alerting import evaluate_alerts as evaluate
+    from alerts.lifecycle import evaluate_alerts as evaluate
+    from warehouse.db import records
 
     settings = load_settings(warehouse_path, config)
     with warehouse(settings) as con:
@@ -116,7 +112,7 @@ def evaluate_alerts(warehouse_path: str, as_of: dt.date, dry_run: bool = False, 
         run = evaluate(con, as_of, settings, dry_run=dry_run)
         cur = con.execute("SELECT kind, severity, subject, status, recipients, coalesce(delivered_via, last_error) "
                           "AS delivery FROM notifications WHERE notification_id > ? ORDER BY notification_id", [last])
-        notified = [dict(zip([d[0] for d in cur.description], row, strict=True)) for row in cur.fetchall()]
+        notified = records(cur)
     return {k: getattr(run, k) for k in ("firing", "silenced", "new", "escalated", "resolved", "sent", "pending",
                                          "failed")} | {"queued": run.queued, "errors": run.errors, "notified": notified,
                                                        "withheld": [w.__dict__ for w in run.withheld]}
@@ -124,7 +120,8 @@ def evaluate_alerts(warehouse_path: str, as_of: dt.date, dry_run: bool = False, 
 
 @task(name="weekly-report", retries=2, retry_delay_seconds=60)
 def weekly_report(warehouse_path: str, as_of: dt.date, email: bool = True, config: str | None = None) -> dict:
-    from flows.report import build_weekly_report, email_weekly_report
+    from reports.delivery import email_weekly_report
+    from reports.weekly import build_weekly_report
 
     settings = load_settings(warehouse_path, config)
     with warehouse(settings) as con:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 
 import duckdb
 
@@ -30,9 +31,25 @@ def _drop(con: duckdb.DuckDBPyConnection, name: str) -> None:
             con.execute(f"DROP {kind} temp.{name}")
 
 
+@dataclass(frozen=True)
+class AsOf:
+    """The temp relations prepare() made: the names indicator definitions (and the report) read.
+
+    events: the incidents known on `as_of`, one row per source record, with event_key (shared by the
+    records of one real event) and the event_date of the record that represents it; event_tags:
+    incident_id, tag, detail of those records; watched: iso3 of the watched countries.
+    """
+
+    as_of: dt.date
+    history: bool
+    events: str = "events"
+    event_tags: str = "event_tags"
+    watched: str = "watched_countries"
+
+
 def prepare(con: duckdb.DuckDBPyConnection, as_of: dt.date, watched: list[str], *,
-            floor: dt.date | None = None, history: bool | None = None) -> bool:
-    """Create temp relations `events`, `event_tags`, `watched_countries`. Returns True if history was used.
+            floor: dt.date | None = None, history: bool | None = None) -> AsOf:
+    """Create the temp relations of AsOf (the names definitions' SQL uses) and say whether history was used.
 
     With no revision after the as-of date, the current state is that date's state (fast path: views over
     the current incidents, from `floor` on when only recent periods are recomputed); otherwise each
@@ -77,4 +94,4 @@ def prepare(con: duckdb.DuckDBPyConnection, as_of: dt.date, watched: list[str], 
     con.execute("CREATE TEMP TABLE watched_countries (iso3 VARCHAR)")
     if watched:
         con.executemany("INSERT INTO watched_countries VALUES (?)", [(w,) for w in watched])
-    return history
+    return AsOf(as_of=as_of, history=history)

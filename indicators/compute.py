@@ -9,6 +9,7 @@ import duckdb
 
 from indicators import asof, dedup, tags
 from indicators.definitions import GRAINS, Definition, definitions_hash, load_definitions
+from warehouse.db import records, transaction
 
 
 @dataclass
@@ -37,8 +38,7 @@ def compute_indicators(
 ) -> ComputeResult:
     """Bring indicator_value_rows up to date for `as_of` in one transaction (see README "Indicators")."""
     defs = definitions or load_definitions()
-    con.execute("BEGIN TRANSACTION")
-    try:
+    with transaction(con):
         history = asof.needs_history(con, as_of)
         digest = definitions_hash(defs, tags.rules_hash(tags.load_rules()), dedup.config_hash(), ",".join(watched))
         digest += ":h" if history else ""
@@ -68,10 +68,6 @@ def compute_indicators(
         con.execute(
             "INSERT OR REPLACE INTO refresh_state VALUES ('indicators', ?, ?, ?)", [seen_until, as_of, digest]
         )
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
     return result
 
 
@@ -183,14 +179,13 @@ def incidents_behind(
     as_of: dt.date, watched: list[str],
 ) -> list[dict]:
     """The incidents that make up one value: one row per real event (the record kept), oldest first."""
-    asof.prepare(con, as_of, watched)
+    known = asof.prepare(con, as_of, watched)
     cur = con.execute(
         f"SELECT e.incident_id, e.event_date, e.country, e.admin1, e.admin2, e.location, e.actor1, e.actor2, "
         f"e.fatalities, e.notes, e.source, e.source_reference, e.source_url, e.event_type, e.sub_event_type "
         f"FROM (SELECT DISTINCT event_key FROM ({definition.sql}) q WHERE series = $series "
         f"AND {_period_sql(grain)} = $period AND event_date <= $asof) k "
-        f"JOIN events e ON e.incident_id = k.event_key ORDER BY e.event_date, e.incident_id",
+        f"JOIN {known.events} e ON e.incident_id = k.event_key ORDER BY e.event_date, e.incident_id",
         {"series": series, "period": period_start, "asof": as_of},
     )
-    cols = [d[0] for d in cur.description]
-    return [dict(zip(cols, row, strict=True)) for row in cur.fetchall()]
+    return records(cur)

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import copy
 import hashlib
-from functools import cache
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -13,13 +14,19 @@ import yaml
 CONFIG = Path(__file__).with_name("dedup.yml")
 
 
-@cache
 def load_config(path: Path = CONFIG) -> dict[str, Any]:
-    return yaml.safe_load(path.read_text(encoding="utf-8"))
+    """The file as it is now: read on every call, parsed once per distinct content (a long-running
+    `serve` picks up an edit at its next refresh, like config_hash does)."""
+    return copy.deepcopy(_parsed(path.read_text(encoding="utf-8")))
 
 
-def config_hash() -> str:
-    return hashlib.sha256(CONFIG.read_bytes()).hexdigest()[:12]
+@lru_cache(maxsize=8)
+def _parsed(text: str) -> dict[str, Any]:
+    return yaml.safe_load(text)
+
+
+def config_hash(path: Path = CONFIG) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()[:12]
 
 
 def _families_sql(cfg: dict) -> str:

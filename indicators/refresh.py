@@ -11,6 +11,7 @@ import duckdb
 from indicators.compute import ComputeResult, compute_indicators
 from indicators.dedup import refresh_duplicates
 from indicators.tags import refresh_tags
+from warehouse.db import transaction
 
 
 @dataclass
@@ -44,13 +45,8 @@ def refresh(
     seconds, start = {}, time.perf_counter()
     tag_result = refresh_tags(con, full=full)
     seconds["tags"], start = time.perf_counter() - start, time.perf_counter()
-    con.execute("BEGIN TRANSACTION")
-    try:
+    with transaction(con):
         links = refresh_duplicates(con)
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
     seconds["duplicates"], start = time.perf_counter() - start, time.perf_counter()
     values = compute_indicators(con, as_of, watched=watched, full=full, since=since)
     seconds["indicators"] = time.perf_counter() - start

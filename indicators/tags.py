@@ -15,6 +15,7 @@ import yaml
 
 from indicators.tag_sql import CONDITION_KEYS, STATE_NAME_SQL, as_relation, condition_of, condition_sql, tag_select_sql
 from warehouse.countries import resolve_new_names
+from warehouse.db import transaction
 
 __all__ = ["condition_sql", "load_rules", "prepare_origins", "refresh_tags", "rules_hash", "tag_select_sql"]
 
@@ -61,42 +62,38 @@ def refresh_tags(con: duckdb.DuckDBPyConnection, *, full: bool = False,
     """Retag the incidents whose current version changed since the last refresh (or all), atomically."""
     rules = load_rules() if rules is None else rules
     digest = rules_hash(rules)
-    con.execute("BEGIN TRANSACTION")
     try:
-        state = con.execute(
-            "SELECT refreshed_at, definitions_hash FROM refresh_state WHERE component = 'tags'"
-        ).fetchone()
-        full = full or state is None or state[1] != digest
-        if full:
-            con.execute("DELETE FROM incident_tag_rows")  # also drops rows of incidents no longer present
-            relation = "incidents"
-            retagged = con.execute("SELECT count(*) FROM incident_current").fetchone()[0]
-        else:
-            # A deletion is a new current (tombstone) version too, so it lands in the scope and loses its tags.
-            con.execute("CREATE OR REPLACE TEMP TABLE _tag_scope AS SELECT DISTINCT incident_id "
-                        "FROM incident_current WHERE valid_from > ?", [state[0]])
-            con.execute("DELETE FROM incident_tag_rows WHERE incident_id IN (SELECT incident_id FROM _tag_scope)")
-            relation = "SELECT * FROM incidents WHERE incident_id IN (SELECT incident_id FROM _tag_scope)"
-            retagged = con.execute("SELECT count(*) FROM _tag_scope").fetchone()[0]
-        prepare_origins(con, relation)
-        tags = con.execute(
-            f"INSERT INTO incident_tag_rows (incident_id, tag, detail, rule, tagged_at) "
-            f"SELECT incident_id, tag, detail, rule, CAST(current_timestamp AS TIMESTAMP) "
-            f"FROM ({tag_select_sql(rules, relation)})"
-        ).fetchone()[0]
-        # The high-water mark is the newest version seen, not the clock: the next refresh picks up
-        # exactly the versions written after this snapshot.
-        con.execute(
-            "INSERT INTO refresh_state (component, refreshed_at, definitions_hash) "
-            "SELECT 'tags', coalesce(max(valid_from), ?, TIMESTAMP '1970-01-01'), ? FROM incident_current "
-            "ON CONFLICT (component) DO UPDATE SET refreshed_at = excluded.refreshed_at, "
-            "definitions_hash = excluded.definitions_hash",
-            [state[0] if state else None, digest],
-        )
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
+        with transaction(con):
+            state = con.execute(
+                "SELECT refreshed_at, definitions_hash FROM refresh_state WHERE component = 'tags'"
+            ).fetchone()
+            full = full or state is None or state[1] != digest
+            if full:
+                con.execute("DELETE FROM incident_tag_rows")  # also drops rows of incidents no longer present
+                relation = "incidents"
+                retagged = con.execute("SELECT count(*) FROM incident_current").fetchone()[0]
+            else:
+                # A deletion is a new current (tombstone) version too, so it lands in the scope and loses its tags.
+                con.execute("CREATE OR REPLACE TEMP TABLE _tag_scope AS SELECT DISTINCT incident_id "
+                            "FROM incident_current WHERE valid_from > ?", [state[0]])
+                con.execute("DELETE FROM incident_tag_rows WHERE incident_id IN (SELECT incident_id FROM _tag_scope)")
+                relation = "SELECT * FROM incidents WHERE incident_id IN (SELECT incident_id FROM _tag_scope)"
+                retagged = con.execute("SELECT count(*) FROM _tag_scope").fetchone()[0]
+            prepare_origins(con, relation)
+            tags = con.execute(
+                f"INSERT INTO incident_tag_rows (incident_id, tag, detail, rule, tagged_at) "
+                f"SELECT incident_id, tag, detail, rule, CAST(current_timestamp AS TIMESTAMP) "
+                f"FROM ({tag_select_sql(rules, relation)})"
+            ).fetchone()[0]
+            # The high-water mark is the newest version seen, not the clock: the next refresh picks up
+            # exactly the versions written after this snapshot.
+            con.execute(
+                "INSERT INTO refresh_state (component, refreshed_at, definitions_hash) "
+                "SELECT 'tags', coalesce(max(valid_from), ?, TIMESTAMP '1970-01-01'), ? FROM incident_current "
+                "ON CONFLICT (component) DO UPDATE SET refreshed_at = excluded.refreshed_at, "
+                "definitions_hash = excluded.definitions_hash",
+                [state[0] if state else None, digest],
+            )
     finally:
         con.execute("DROP TABLE IF EXISTS temp._tag_scope")
     return {"full": full, "incidents_retagged": retagged, "tags": tags}

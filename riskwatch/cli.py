@@ -10,11 +10,9 @@ from pathlib import Path
 import click
 import duckdb
 
-from flows.settings import Settings, load_settings
+from riskwatch.settings import DEFAULT_WAREHOUSE, Settings, SettingsError, load_settings
 from warehouse import db
 from warehouse.query import FORMATS, render, run_query
-from warehouse.readfile import IngestRefused
-from warehouse.sources.mapping import MappingError
 
 
 class Fail(click.ClickException):
@@ -64,9 +62,9 @@ def open_reader(settings: Settings) -> duckdb.DuckDBPyConnection:
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--warehouse", envvar="RISKWATCH_WAREHOUSE", type=click.Path(dir_okay=False),
-              default=db.DEFAULT_WAREHOUSE, show_default=True, help="DuckDB warehouse file.")
+              default=DEFAULT_WAREHOUSE, show_default=True, help="DuckDB warehouse file.")
 @click.option("--config", envvar="RISKWATCH_CONFIG", type=click.Path(dir_okay=False), default=None,
-              help="Settings file (default riskwatch.toml).")
+              help="Settings file (default ./riskwatch.toml when present; keys it lacks take riskwatch/defaults.toml).")
 @click.pass_context
 def cli(ctx: click.Context, warehouse: str, config: str | None) -> None:
     """riskwatch: incident records -> DuckDB -> indicators -> validated alerts and weekly reports.
@@ -77,7 +75,10 @@ def cli(ctx: click.Context, warehouse: str, config: str | None) -> None:
       riskwatch ingest exports/acled_pakistan.csv --source acled
       riskwatch sql "SELECT source, count(*) FROM incidents GROUP BY source"
     """
-    ctx.obj = load_settings(warehouse=warehouse, config_path=config)
+    try:
+        ctx.obj = load_settings(warehouse=warehouse, config_path=config)
+    except SettingsError as exc:
+        raise Fail(str(exc)) from exc
 
 
 @cli.command()
@@ -98,36 +99,33 @@ def ingest(settings: Settings, files: tuple[str, ...], source: str, country: str
       riskwatch ingest gtd_pakistan_2007_2018.csv --source gtd --country Pakistan
       riskwatch ingest bij_pakistan_drone_strikes.csv --source bij_drone_strikes
     """
-    from warehouse.load import ingest_file
+    from validation.ingest import ingest_files
 
     con = open_writer(settings)
     if sys.stderr.isatty():
         con.execute("SET enable_progress_bar = true")
-    defaults = settings.source_defaults(source)
-    if country:
-        defaults["country"] = country
-    failed = 0
     for name in files:
         path = Path(name)
         if path.is_file() and path.stat().st_size > 50_000_000:
             click.echo(f"{path}: {path.stat().st_size / 1e6:.0f} MB, loading...", err=True)
-        try:
-            run = ingest_file(con, path, source, as_of=as_date(as_of), defaults=defaults,
-                              mapping_dirs=settings.mapping_dirs,
-                              max_reject_fraction=settings.max_reject_fraction,
-                              batch_limits=settings.batch_limits, force=force)
-        except (IngestRefused, MappingError) as exc:
-            failed += 1
-            click.echo(f"error: {exc}", err=True)
-            continue
-        label = "deletions" if run.kind == "deletions" else run.status
-        click.echo(f"{path}: {label}: {run.message}")
-        if run.rejected:
-            click.echo(f"  {run.rejected} rejected row(s): riskwatch sql \"SELECT line, reason FROM "
-                       f"rejected_incidents WHERE ingest_run_id = {run.run_id}\"")
-    con.close()
-    if failed:
+    try:
+        results = ingest_files(con, [(name, source) for name in files], settings, country=country,
+                               as_of=as_date(as_of), force=force, on_result=_print_ingest)
+    finally:
+        con.close()
+    if any(r["status"] == "refused" for r in results):
         raise SystemExit(1)
+
+
+def _print_ingest(r: dict) -> None:
+    if r["status"] == "refused":
+        click.echo(f"error: {r['message']}", err=True)
+        return
+    label = "deletions" if r["kind"] == "deletions" else r["status"]
+    click.echo(f"{r['file']}: {label}: {r['message']}")
+    if r["rejected"]:
+        click.echo(f"  {r['rejected']} rejected row(s): riskwatch sql \"SELECT line, reason FROM "
+                   f"rejected_incidents WHERE ingest_run_id = {r['run_id']}\"")
 
 
 @cli.command()
@@ -210,7 +208,7 @@ def backfill(settings: Settings, since: dt.datetime, as_of: dt.datetime | None) 
       riskwatch backfill --from 2018-01-01
       riskwatch backfill --from 2024-01-01 --as-of 2024-11-10
     """
-    from flows.alerting import evaluate_alerts
+    from alerts.lifecycle import evaluate_alerts
     from indicators.refresh import refresh
 
     con = open_writer(settings)
@@ -234,6 +232,9 @@ def _register_subcommands() -> None:
             ["--warehouse", "warehouse_override"], type=click.Path(dir_okay=False), expose_value=False,
             is_eager=True, callback=_override_warehouse,
             help="DuckDB warehouse file (same as the global --warehouse; env RISKWATCH_WAREHOUSE)."))
+        command.params.append(click.Option(
+            ["--config", "config_override"], type=click.Path(dir_okay=False), expose_value=False,
+            is_eager=True, callback=_override_config, help="Settings file (same as the global --config)."))
 
 
 def _all_commands(group: click.Group):
@@ -247,6 +248,18 @@ def _override_warehouse(ctx: click.Context, _param: click.Parameter, value: str 
     # `riskwatch ingest --warehouse X ...` works as well as `riskwatch --warehouse X ingest ...`.
     if value:
         ctx.find_object(Settings).warehouse = Path(value)
+
+
+def _override_config(ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
+    # `riskwatch ingest --config F ...` works as well as `riskwatch --config F ingest ...`; the warehouse
+    # chosen by --warehouse / RISKWATCH_WAREHOUSE stays (it is not a config-file setting).
+    if value:
+        settings = ctx.find_object(Settings)
+        try:
+            loaded = load_settings(warehouse=settings.warehouse, config_path=value, environ=settings.environ)
+        except SettingsError as exc:
+            raise Fail(str(exc)) from exc
+        settings.config, settings.config_path = loaded.config, loaded.config_path
 
 
 _register_subcommands()

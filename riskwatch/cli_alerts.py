@@ -6,8 +6,8 @@ import datetime as dt
 
 import click
 
-from flows.settings import Settings
 from riskwatch.cli import Fail, as_date, as_of_option, open_reader, open_writer
+from riskwatch.settings import Settings
 from warehouse.query import FORMATS, render
 
 
@@ -33,7 +33,7 @@ def alerts(ctx: click.Context, as_of: dt.datetime | None, dry_run: bool) -> None
     """
     if ctx.invoked_subcommand is not None:
         return
-    from flows.alerting import evaluate_alerts
+    from alerts.lifecycle import evaluate_alerts
 
     settings: Settings = ctx.obj
     con = open_writer(settings)
@@ -77,7 +77,7 @@ def silence(settings: Settings, matcher: str, until: dt.datetime, reason: str) -
       riskwatch alerts silence cross_border_strikes/IRN->PAK --until 2025-03-31 --reason "exercise"
       riskwatch alerts silence political_violence_events --until 2025-01-15 --reason "source backlog"
     """
-    from flows.alerting import silence as add_silence
+    from alerts.silences import silence as add_silence
 
     con = open_writer(settings)
     try:
@@ -102,7 +102,7 @@ def ack(settings: Settings, alert_id: str, note: str | None) -> None:
       riskwatch alerts ack 3f9c0a1b2c4d
       riskwatch alerts ack 3f9c0a1b2c4d --note "desk briefed 12 Nov"
     """
-    from flows.alerting import ack as ack_alert
+    from alerts.silences import ack as ack_alert
 
     con = open_writer(settings)
     try:

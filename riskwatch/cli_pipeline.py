@@ -6,8 +6,8 @@ import datetime as dt
 
 import click
 
-from flows.settings import Settings
 from riskwatch.cli import as_date, as_of_option
+from riskwatch.settings import Settings
 
 
 @click.command()

@@ -8,8 +8,8 @@ from zoneinfo import ZoneInfo
 
 import click
 
-from flows.settings import Settings
 from riskwatch.cli import Fail, as_of_option, open_writer
+from riskwatch.settings import Settings
 
 
 @click.command()
@@ -33,8 +33,10 @@ def report(settings: Settings, as_of: dt.datetime | None, out: str | None, email
       riskwatch report --as-of 2024-11-10       # 4-10 November 2024 (as does --as-of 2024-11-11)
       riskwatch report --as-of 2024-11-10 --out /tmp/week45.html --no-email --pdf
     """
-    from flows.notify import DeliveryError
-    from flows.report import attach_pdf, build_weekly_report, email_weekly_report, write_pdf
+    from publish.mail import DeliveryError
+    from reports.delivery import email_weekly_report
+    from reports.pdf import attach_pdf, write_pdf
+    from reports.weekly import build_weekly_report
 
     day = as_of.date() if as_of else dt.datetime.now(ZoneInfo(settings.timezone)).date()
     recipients = settings.recipients("report")

@@ -7,8 +7,8 @@ import json
 
 import click
 
-from flows.settings import Settings
 from riskwatch.cli import Fail, as_date, as_of_option, open_writer
+from riskwatch.settings import Settings
 from warehouse.query import render
 
 
@@ -29,7 +29,7 @@ def validate(settings: Settings, as_of: dt.datetime | None, failed_only: bool) -
       riskwatch validate --as-of 2025-12-31 --failed-only
       riskwatch sql "SELECT suite, check_name, severity, message FROM failed_checks"
     """
-    from flows.validation import observed, run_validation  # imports indicators and GX: only when validating
+    from validation.suites import observed, run_validation  # imports indicators and GX: only when validating
 
     con = open_writer(settings)
     try:

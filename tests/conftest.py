@@ -67,3 +67,13 @@ def shared(relpath: str) -> Path:
     if not path.exists():
         pytest.skip(f"{path} not available (../shared/data is optional)")
     return path
+
+
+@pytest.fixture(scope="session")
+def prefect_harness():
+    """One Prefect test harness per session, shared by every flow test (starting one costs seconds)."""
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=120):
+        yield

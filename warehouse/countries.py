@@ -17,6 +17,8 @@ import duckdb
 import pycountry
 import yaml
 
+from warehouse.sources.mapping import literal
+
 _PREFIXES = re.compile(r"^(government of|military forces of|police forces of)\s+", re.I)
 _FILLER = {"the", "of", "and", "republic"}
 
@@ -68,9 +70,20 @@ def seed_known_names(con: duckdb.DuckDBPyConnection) -> int:
     have = {r[0] for r in con.execute("SELECT name FROM country_names").fetchall()}
     todo = [(n, code) for n, code in names.items() if n not in have and n.lower() not in have]
     if todo:
-        values = ", ".join("(" + ", ".join("'" + x.replace("'", "''") + "'" for x in pair) + ")" for pair in todo)
+        values = ", ".join("(" + ", ".join(literal(x) for x in pair) + ")" for pair in todo)
         con.execute(f"INSERT INTO country_names VALUES {values}")
     return len(todo)
+
+
+def country_map_sql(con: duckdb.DuckDBPyConnection) -> str:
+    """A DuckDB MAP literal of every resolved name in `country_names` -> ISO3, used as `(map)[name]`.
+
+    A map, not a join: DuckDB underestimates a CSV scan and would build a join's hash table on the file.
+    """
+    pairs = con.execute("SELECT name, iso3 FROM country_names WHERE iso3 IS NOT NULL ORDER BY name").fetchall()
+    if not pairs:
+        return "MAP([]::VARCHAR[], []::VARCHAR[])"
+    return "MAP {" + ", ".join(f"{literal(n)}: {literal(c)}" for n, c in pairs) + "}"
 
 
 def resolve_new_names(con: duckdb.DuckDBPyConnection, names_sql: str) -> int:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
+from collections.abc import Iterator
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import duckdb
-
-DEFAULT_WAREHOUSE = "warehouse/riskwatch.duckdb"
 
 
 class WarehouseBusy(RuntimeError):
@@ -40,16 +41,33 @@ def apply_migrations(con: duckdb.DuckDBPyConnection) -> list[int]:
     for version, name, sql in migrations():
         if version in done:
             continue
-        con.execute("BEGIN")
-        try:
+        with transaction(con):
             con.execute(sql)
             con.execute("INSERT INTO schema_migrations (version, name) VALUES (?, ?)", [version, name])
-            con.execute("COMMIT")
-        except Exception:
-            con.execute("ROLLBACK")
-            raise
         applied.append(version)
     return applied
+
+
+@contextlib.contextmanager
+def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnection]:
+    """BEGIN ... COMMIT, or ROLLBACK when the block raises (anything, KeyboardInterrupt included)."""
+    con.execute("BEGIN TRANSACTION")
+    try:
+        yield con
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    con.execute("COMMIT")
+
+
+def records(cur: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
+    """The rows of an executed query as dicts keyed by column name."""
+    return [dict(zip([d[0] for d in cur.description], r, strict=True)) for r in cur.fetchall()]
+
+
+def rows(con: duckdb.DuckDBPyConnection, sql: str, params: Any = None) -> list[dict[str, Any]]:
+    """Run `sql` and return its rows as dicts."""
+    return records(con.execute(sql, params or []))
 
 
 def _lock_message(path: Path, exc: Exception) -> str:
@@ -60,7 +78,7 @@ def _lock_message(path: Path, exc: Exception) -> str:
 
 
 def connect(
-    path: str | Path = DEFAULT_WAREHOUSE,
+    path: str | Path,
     *,
     read_only: bool = False,
     memory_limit: str | None = None,

@@ -1,6 +1,8 @@
 """Loading a file: stage through its source mapping, quarantine bad rows, upsert by (source, id).
 
 One file = one transaction: all of it or nothing. Superseded versions move to incident_history.
+The batch checks that may refuse a file are the validation layer's: the caller passes them in as
+`validate` (validation.ingest.check_batch), so this module never imports upward.
 """
 
 from __future__ import annotations
@@ -9,15 +11,17 @@ import datetime as dt
 import importlib
 import itertools
 import threading
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import duckdb
 
-from warehouse import batch_checks, deletions, readfile, row_checks, upsert, versions
+from warehouse import deletions, readfile, row_checks, upsert, versions
 from warehouse.canonical import CHECKED_TEXT, COLUMNS
-from warehouse.countries import seed_known_names
+from warehouse.countries import country_map_sql, seed_known_names
+from warehouse.db import transaction
 from warehouse.readfile import IngestRefused
 from warehouse.sources.mapping import (
     Mapping,
@@ -28,7 +32,7 @@ from warehouse.sources.mapping import (
     stage_projection,
 )
 
-__all__ = ["IngestRefused", "IngestResult", "ingest_file"]
+__all__ = ["IngestRefused", "IngestResult", "StagedBatch", "ingest_file"]
 
 _tags = itertools.count(1)
 
@@ -58,6 +62,26 @@ class IngestResult:
                 + (f", deleted {self.deleted}" if self.kind == "deletions" else ""))
 
 
+@dataclass(frozen=True)
+class StagedBatch:
+    """The temp tables one file's load works on, named so every step says what it reads.
+
+    checked: one row per well-formed record: _rec, the checked columns (the others only as "filled"
+             flags), the raw text of parsed columns, country_iso3, incident_id, row_hash, _reason
+             (NULL = passes the row checks) and, on a re-load, _action / _first_seen / _p_<column>.
+    rejects: (line, reason, raw) of every rejected record, malformed CSV rows included.
+    """
+
+    checked: str
+    rejects: str
+    path: Path
+    source: str
+
+
+# validate(con, batch, run, as_of=..., **limits): raises IngestRefused to refuse the file whole.
+BatchValidator = Callable[..., Any]
+
+
 def _now(con: duckdb.DuckDBPyConnection) -> dt.datetime:
     return con.execute("SELECT CAST(current_timestamp AS TIMESTAMP)").fetchone()[0]
 
@@ -67,10 +91,11 @@ def ingest_file(
     path: str | Path,
     source: str,
     *,
+    validate: BatchValidator,
+    max_reject_fraction: float,
     as_of: dt.date | None = None,
     defaults: dict[str, Any] | None = None,
     mapping_dirs: list[Path] | None = None,
-    max_reject_fraction: float = 0.25,
     batch_limits: dict[str, Any] | None = None,
     force: bool = False,
 ) -> IngestResult:
@@ -103,21 +128,20 @@ def ingest_file(
     if kind == "events":
         # Great Expectations takes ~2 s to import; let it load on the other core while DuckDB reads the file.
         threading.Thread(target=importlib.import_module, args=("great_expectations",), daemon=True).start()
-    con.execute("BEGIN TRANSACTION")
     try:
-        run.run_id = _record_run(con, run, sha, started)
-        tag = f"{run.run_id}_{next(_tags)}"
-        if kind == "deletions":
-            deletions.load_deletions(con, path, header, mapping, run, tag, started)
-        else:
-            limits = {"max_reject_fraction": max_reject_fraction, "mapping_dirs": mapping_dirs,
-                      **(batch_limits or {})}
-            _load_events(con, path, header, mapping, run, tag, started, as_of or dt.date.today(), defaults, limits)
-        run.status = "success"
-        _finish_run(con, run)
-        con.execute("COMMIT")
+        with transaction(con):
+            run.run_id = _record_run(con, run, sha, started)
+            tag = f"{run.run_id}_{next(_tags)}"
+            if kind == "deletions":
+                deletions.load_deletions(con, path, header, mapping, run, tag, started)
+            else:
+                limits = {"max_reject_fraction": max_reject_fraction, "mapping_dirs": mapping_dirs,
+                          **(batch_limits or {})}
+                _load_events(con, path, header, mapping, run, tag, started, as_of or dt.date.today(), defaults,
+                             validate, limits)
+            run.status = "success"
+            _finish_run(con, run)
     except BaseException as exc:
-        con.execute("ROLLBACK")
         run.status = "refused" if isinstance(exc, IngestRefused) else "failed"
         run.message = str(exc).splitlines()[0][:500] if str(exc) else type(exc).__name__
         run.run_id = _record_run(con, run, sha, started)
@@ -153,51 +177,58 @@ def _drop_temp(con) -> None:
         con.execute(f"DROP TABLE IF EXISTS temp.{ident(name)}")
 
 
-def _load_events(con, path, header, mapping: Mapping, run, tag, now, as_of, defaults, limits: dict) -> None:
-    """Check the file in one light pass (`_checked`), quarantine, then write the new and changed rows."""
+def _load_events(con, path, header, mapping: Mapping, run, tag, now, as_of, defaults, validate: BatchValidator,
+                 limits: dict) -> None:
+    """Check the file in one light pass, quarantine, let `validate` judge the batch, then write."""
     seed_known_names(con)
     first_load = not con.execute("SELECT count(*) FROM incident_current WHERE source = ?",
                                  [mapping.name]).fetchone()[0]
     numbered = mapping.uses_record_order()
-    malformed = _stage(con, path, header, mapping, f"{tag}a", as_of, defaults, numbered, not first_load)
-    if not numbered and con.execute("SELECT count(*) FROM _checked WHERE _reason IS NOT NULL").fetchone()[0]:
+    checked = f"_checked_{tag}"
+    malformed = _stage(con, checked, path, header, mapping, f"{tag}a", as_of, defaults, numbered, not first_load)
+    if not numbered and con.execute(f"SELECT count(*) FROM {checked} WHERE _reason IS NOT NULL").fetchone()[0]:
         # Rejected rows need their line numbers: read the file again, numbered (clean files never pay this).
         numbered = True
-        malformed = _stage(con, path, header, mapping, f"{tag}b", as_of, defaults, numbered, not first_load)
-    bad_rows = row_checks.quarantine(con, path, mapping.name, header, malformed, run, tag)
-    run.rows_read = con.execute("SELECT count(*) FROM _checked").fetchone()[0] + bad_rows
-    run.rejected = bad_rows + con.execute("SELECT count(*) FROM _checked WHERE _reason IS NOT NULL").fetchone()[0]
-    batch_checks.check_batch(con, path, run, as_of=as_of, **limits)
-    upsert.classify(con, run, now, first_load)
+        malformed = _stage(con, checked, path, header, mapping, f"{tag}b", as_of, defaults, numbered, not first_load)
+    rejects, bad_rows = row_checks.quarantine(con, checked, path, mapping.name, header, malformed, run, tag)
+    batch = StagedBatch(checked=checked, rejects=rejects, path=Path(path), source=mapping.name)
+    run.rows_read = con.execute(f"SELECT count(*) FROM {checked}").fetchone()[0] + bad_rows
+    run.rejected = bad_rows + con.execute(f"SELECT count(*) FROM {checked} WHERE _reason IS NOT NULL").fetchone()[0]
+    validate(con, batch, run, as_of=as_of, **limits)
+    upsert.classify(con, checked, run, now, first_load)
     if first_load and run.inserted:
         # A first load writes every good row: stream them from a second read instead of holding them.
         scan, _ = readfile.raw_scan(path, header, f"{tag}w", keep_rejects=False, numbered=numbered)
-        upsert.write_all(con, _staged_sql(mapping, header, defaults, scan), mapping.name, path, run, now, numbered)
+        staged = _staged_sql(mapping, header, defaults, scan, country_map_sql(con))
+        upsert.write_all(con, staged, checked, mapping.name, path, run, now, numbered)
     elif run.inserted or run.updated:
-        upsert.write_changed(con, mapping.name, path, run, now)
+        upsert.write_changed(con, checked, mapping.name, path, run, now)
     run.message = run.summary()
 
 
-def _staged_sql(mapping: Mapping, header, defaults, scan: str) -> str:
-    """Every canonical column of every record, plus its country code, incident id and content hash."""
+def _staged_sql(mapping: Mapping, header, defaults, scan: str, countries: str) -> str:
+    """Every canonical column of every record, plus its country code (`countries`: a MAP literal of names to
+    ISO3, see countries.country_map_sql), incident id and content hash."""
     stage = (f"SELECT {stage_projection(mapping, header, defaults)} "
              f"FROM (SELECT {clean_projection(mapping, header)} FROM ({scan}))")
-    return (f"SELECT s.*, CAST(getvariable('country_iso3')[s.country] AS VARCHAR) AS country_iso3, "
+    return (f"SELECT s.*, CAST(({countries})[s.country] AS VARCHAR) AS country_iso3, "
             f"{literal(mapping.name)} || ':' || s.source_event_id AS incident_id, "
             f"CASE WHEN s.source_updated_at IS NULL THEN {versions.hash_sql()} END AS row_hash FROM ({stage}) s")
 
 
-def _stage(con, path, header, mapping: Mapping, tag, as_of, defaults, numbered: bool, compare: bool) -> str | None:
-    """`_checked`: what the checks read for every row; with `compare`, also the row's action against the
-    warehouse and, for new and changed rows only, the rest of their columns (`_p_<column>`)."""
+def _stage(con, checked: str, path, header, mapping: Mapping, tag, as_of, defaults, numbered: bool,
+           compare: bool) -> str | None:
+    """Create temp table `checked` (see StagedBatch) and return the name of DuckDB's malformed-rows table.
+
+    With `compare`, rows also carry their action against the warehouse and, for new and changed rows
+    only, the rest of their columns (`_p_<column>`)."""
     # Unordered scans let DuckDB stream without keeping rows in file order: less memory on big files.
     con.execute(f"SET preserve_insertion_order = {'true' if numbered else 'false'}")
     scan, malformed = readfile.raw_scan(path, header, tag, numbered=numbered)
-    upsert.set_country_map(con)
     light = ", ".join(c if c in upsert.CHECKED_COLUMNS else f"CASE WHEN {c} IS NOT NULL THEN true END AS {c}"
                       for c in COLUMNS)
     texts = ", ".join(f"_{c}_text" for c in CHECKED_TEXT)
-    staged, extra = _staged_sql(mapping, header, defaults, scan), ""
+    staged, extra = _staged_sql(mapping, header, defaults, scan, country_map_sql(con)), ""
     if compare:
         # Newer revision time wins; equal or older is ignored. Without revision times, changed content wins.
         staged = (
@@ -214,7 +245,7 @@ def _stage(con, path, header, mapping: Mapping, tag, as_of, defaults, numbered: 
         con.execute("SET disabled_optimizers = 'build_side_probe_side'")
     try:
         con.execute(
-            f"CREATE OR REPLACE TEMP TABLE _checked AS SELECT _rec, {light}, {texts}, country_iso3, incident_id, "
+            f"CREATE OR REPLACE TEMP TABLE {checked} AS SELECT _rec, {light}, {texts}, country_iso3, incident_id, "
             f"row_hash, {row_checks.reason_sql(as_of)} AS _reason{extra} FROM ({staged})"
         )
     except duckdb.InvalidInputException as exc:
@@ -222,6 +253,6 @@ def _stage(con, path, header, mapping: Mapping, tag, as_of, defaults, numbered: 
                             f"endings or unbalanced quotes?)") from exc
     finally:
         con.execute("RESET disabled_optimizers")
-    row_checks.resolve_late_countries(con)
-    row_checks.mark_repeated_ids(con)
+    row_checks.resolve_late_countries(con, checked)
+    row_checks.mark_repeated_ids(con, checked)
     return malformed

@@ -1,4 +1,7 @@
-"""Row-level checks (checks.yml) and the quarantine of the rows that fail them."""
+"""Row-level checks (checks.yml) and the quarantine of the rows that fail them.
+
+Every function works on the staged table its caller names (`checked`, see load.StagedBatch).
+"""
 
 from __future__ import annotations
 
@@ -13,9 +16,13 @@ from warehouse.sources.mapping import ident, literal
 
 CHECKS = Path(__file__).with_name("checks.yml")
 COUNTRY_CHECK = "expect_column_values_to_be_in_set(country)"
+REPEATED_ID = ("'expect_column_values_to_be_unique(source_event_id): id ''' || source_event_id || ''' appears "
+               "again earlier in the file with a newer or equal revision; that one is kept'")
+
 
 def row_checks() -> list[dict[str, str]]:
     return yaml.safe_load(CHECKS.read_text(encoding="utf-8"))["row_checks"]
+
 
 def reason_sql(as_of: dt.date) -> str:
     whens = []
@@ -27,64 +34,65 @@ def reason_sql(as_of: dt.date) -> str:
     return "CASE " + " ".join(whens) + " END"
 
 
-def resolve_late_countries(con) -> int:
+def resolve_late_countries(con, checked: str) -> int:
     """Names the ISO table lacks (word-order variants, aliases) are resolved once, after the pass."""
-    added = resolve_new_names(con, "SELECT country FROM _checked WHERE country_iso3 IS NULL")
+    added = resolve_new_names(con, f"SELECT country FROM {checked} WHERE country_iso3 IS NULL")
     if added:
         # The country check is the last row check, so a row failing it passed all the others.
         con.execute(
-            "UPDATE _checked SET country_iso3 = cn.iso3, _reason = CASE WHEN starts_with(_reason, "
+            f"UPDATE {checked} SET country_iso3 = cn.iso3, _reason = CASE WHEN starts_with(_reason, "
             f"{literal(COUNTRY_CHECK)}) THEN NULL ELSE _reason END FROM country_names cn "
-            "WHERE _checked.country = cn.name AND _checked.country_iso3 IS NULL AND cn.iso3 IS NOT NULL")
+            f"WHERE {checked}.country = cn.name AND {checked}.country_iso3 IS NULL AND cn.iso3 IS NOT NULL")
     return added
 
 
-def mark_repeated_ids(con) -> int:
+def mark_repeated_ids(con, checked: str) -> int:
     """An id twice in one file: the latest revision (then the first line) loads, the others are rejected."""
-    repeated = con.execute("SELECT count(*) FROM (SELECT source_event_id FROM _checked WHERE _reason IS NULL "
+    repeated = con.execute(f"SELECT count(*) FROM (SELECT source_event_id FROM {checked} WHERE _reason IS NULL "
                            "GROUP BY 1 HAVING count(*) > 1)").fetchone()[0]
     if repeated:
         con.execute(
-            "UPDATE _checked SET _reason = 'expect_column_values_to_be_unique(source_event_id): id ''' || "
-            "source_event_id || ''' appears again earlier in the file with a newer or equal revision; that one "
-            "is kept' WHERE rowid IN (SELECT r FROM (SELECT rowid AS r, row_number() OVER (PARTITION BY "
-            "source_event_id ORDER BY source_updated_at DESC NULLS LAST, _rec, row_hash) AS n FROM _checked "
-            "WHERE _reason IS NULL) WHERE n > 1)")
+            f"UPDATE {checked} SET _reason = {REPEATED_ID} WHERE rowid IN (SELECT r FROM (SELECT rowid AS r, "
+            "row_number() OVER (PARTITION BY source_event_id ORDER BY source_updated_at DESC NULLS LAST, _rec, "
+            f"row_hash) AS n FROM {checked} WHERE _reason IS NULL) WHERE n > 1)")
     return repeated
 
 
-def quarantine(con, path, source, header, malformed, run, tag) -> int:
-    """Write rejected rows with reason, file, source line and raw text; return the malformed count."""
+def quarantine(con, checked: str, path, source, header, malformed, run, tag) -> tuple[str, int]:
+    """Write the rejected rows of `checked` and DuckDB's `malformed` rows to rejected_rows (reason, file,
+    source line, raw text). Returns the temp table of this file's rejects (line, reason, raw) and how many
+    rows were malformed."""
+    rejects, numbered_lines = f"_rejects_{tag}", f"_lines_{tag}"
     skipped: dict[int, tuple[str, str]] = {}
     if malformed:
         for line, csv_line, err in con.execute(
             f"SELECT line, csv_line, error_type || ': ' || error_message FROM {malformed}"
         ).fetchall():
             skipped[int(line)] = (csv_line.strip("\r\n"), err.splitlines()[0][:300])
-    con.execute("CREATE TEMP TABLE _rejects (line BIGINT, reason VARCHAR, raw VARCHAR)")
-    bad = {r for (r,) in con.execute("SELECT _rec FROM _checked WHERE _reason IS NOT NULL").fetchall()}
+    con.execute(f"CREATE TEMP TABLE {rejects} (line BIGINT, reason VARCHAR, raw VARCHAR)")
+    bad = {r for (r,) in con.execute(f"SELECT _rec FROM {checked} WHERE _reason IS NOT NULL").fetchall()}
     if bad:
         # Raw text only for the rejected rows: a second scan numbers records the same way.
         lines = readfile.source_lines(path, bad, set(skipped))
-        con.execute("CREATE TEMP TABLE _lines (rec BIGINT, line BIGINT)")
-        con.executemany("INSERT INTO _lines VALUES (?, ?)", list(lines.items()))
+        con.execute(f"CREATE TEMP TABLE {numbered_lines} (rec BIGINT, line BIGINT)")
+        con.executemany(f"INSERT INTO {numbered_lines} VALUES (?, ?)", list(lines.items()))
         scan, _ = readfile.raw_scan(path, header, f"{tag}b", keep_rejects=False)
         raw_json = "to_json(struct_pack(" + ", ".join(f"{ident(c)} := r.{ident(c)}" for c in header) + "))"
         con.execute(
-            f"INSERT INTO _rejects SELECT coalesce(l.line, c._rec + 1), c._reason, CAST({raw_json} AS VARCHAR) "
-            f"FROM _checked c JOIN ({scan}) r USING (_rec) LEFT JOIN _lines l ON l.rec = c._rec "
+            f"INSERT INTO {rejects} SELECT coalesce(l.line, c._rec + 1), c._reason, CAST({raw_json} AS VARCHAR) "
+            f"FROM {checked} c JOIN ({scan}) r USING (_rec) LEFT JOIN {numbered_lines} l ON l.rec = c._rec "
             f"WHERE c._reason IS NOT NULL"
         )
     if skipped:
         con.executemany(
-            "INSERT INTO _rejects VALUES (?, ?, ?)",
+            f"INSERT INTO {rejects} VALUES (?, ?, ?)",
             [(line, f"malformed CSV row: {err}", raw) for line, (raw, err) in skipped.items()],
         )
     # A corrected re-export can repeat an old bad row: keep one record of each rejection.
     con.execute(
         "INSERT INTO rejected_rows SELECT ?, ?, r.line, r.reason, r.raw, ?, CAST(current_timestamp AS TIMESTAMP) "
-        "FROM _rejects r WHERE NOT EXISTS (SELECT 1 FROM rejected_rows x WHERE x.source = ? AND x.file = ? "
+        f"FROM {rejects} r WHERE NOT EXISTS (SELECT 1 FROM rejected_rows x WHERE x.source = ? AND x.file = ? "
         "AND x.line = r.line AND x.reason = r.reason AND x.raw IS NOT DISTINCT FROM r.raw)",
         [source, str(path), run.run_id, source, str(path)],
     )
-    return len(skipped)
+    return rejects, len(skipped)

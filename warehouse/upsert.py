@@ -1,4 +1,7 @@
-"""Writing a checked batch: classify rows against the warehouse, then insert new and update revised ones."""
+"""Writing a checked batch: classify rows against the warehouse, then insert new and update revised ones.
+
+Every function reads the staged table its caller names (`checked`, see load.StagedBatch).
+"""
 
 from __future__ import annotations
 
@@ -13,7 +16,7 @@ from warehouse.sources.mapping import literal
 if TYPE_CHECKING:
     from warehouse.load import IngestResult
 
-# What the checks read (checks.yml, source vocabularies) stays in `_checked`; the other columns only say
+# What the checks read (checks.yml, source vocabularies) stays in the staged table; the other columns only say
 # whether they are filled, so a multi-GB file never sits twice in memory. The write re-reads the file.
 CHECKED_COLUMNS = {"source_event_id", "event_date", "date_end", "latitude", "longitude", "fatalities", "country",
                    "event_type", "sub_event_type", "disorder_type", "source_updated_at"}
@@ -22,19 +25,16 @@ DATA_COLUMNS = [*COLUMNS, "country_iso3", "extra"]              # what a row car
 INTEGER_COLUMNS = {c for c, t in COLUMNS.items() if t == "INTEGER"}   # staged as DOUBLE so checks see 2.5
 
 
-def classify(con, run: IngestResult, now: dt.datetime, first_load: bool) -> None:
-    """Count the good rows' actions and retire the versions the updates supersede."""
+def classify(con, checked: str, run: IngestResult, now: dt.datetime, first_load: bool) -> None:
+    """Count the actions of the good rows of `checked`; archive the versions that updates supersede."""
     if first_load:   # every good row is new, nothing to compare
-        con.execute("CREATE TEMP TABLE _diff AS SELECT NULL::VARCHAR AS incident_id, 'insert' AS action, count(*) "
-                    "AS n FROM _checked WHERE _reason IS NULL")
+        counts = {"insert": con.execute(f"SELECT count(*) FROM {checked} WHERE _reason IS NULL").fetchone()[0]}
     else:
-        con.execute("CREATE TEMP TABLE _diff AS SELECT incident_id, _action AS action, 1 AS n FROM _checked "
-                    "WHERE _reason IS NULL AND _action <> 'unchanged' UNION ALL SELECT NULL, 'unchanged', count(*) "
-                    "FROM _checked WHERE _reason IS NULL AND _action = 'unchanged'")
-    counts = dict(con.execute("SELECT action, sum(n) FROM _diff GROUP BY action").fetchall())
+        counts = dict(con.execute(f"SELECT _action, count(*) FROM {checked} WHERE _reason IS NULL GROUP BY 1")
+                      .fetchall())
     run.inserted, run.updated, run.unchanged = (int(counts.get(k) or 0) for k in ("insert", "update", "unchanged"))
     if run.updated:
-        versions.archive(con, "SELECT incident_id FROM _diff WHERE action = 'update'", now)
+        versions.archive(con, f"SELECT incident_id FROM {checked} WHERE _reason IS NULL AND _action = 'update'", now)
 
 
 def _typed(value_of, c: str) -> str:
@@ -49,20 +49,20 @@ def _insert_sql(source: str, rows_sql: str, value_of) -> str:
             f"$now, $run, $file, s._rec + 1 FROM {rows_sql}")
 
 
-def write_all(con, staged: str, source: str, path: Path, run: IngestResult, now: dt.datetime,
-               numbered: bool) -> None:
-    """A first load: every good row, streamed from a second read of the file."""
+def write_all(con, staged: str, checked: str, source: str, path: Path, run: IngestResult, now: dt.datetime,
+              numbered: bool) -> None:
+    """A first load: every row of query `staged` (a second read of the file) that `checked` passed."""
     con.execute(f"SET preserve_insertion_order = {'true' if numbered else 'false'}")
-    set_country_map(con)   # with the names resolved after the first pass
     # Rejected rows may share an id with a good one: with record numbers, pick rows by number.
-    keep = "s._rec IN (SELECT _rec FROM _checked WHERE _reason IS NULL)" if numbered else "true"
+    keep = f"s._rec IN (SELECT _rec FROM {checked} WHERE _reason IS NULL)" if numbered else "true"
     con.execute(_insert_sql(source, f"({staged}) s WHERE {keep}",
                             lambda c: "$now" if c == "first_ingested_at" else f"s.{c}"),
                 {"now": now, "run": run.run_id, "file": str(path)})
 
 
-def write_changed(con, source: str, path: Path, run: IngestResult, now: dt.datetime) -> None:
-    """New rows are inserted; revised rows are updated in place (their old version is in history already).
+def write_changed(con, checked: str, source: str, path: Path, run: IngestResult, now: dt.datetime) -> None:
+    """New rows of `checked` are inserted; revised rows are updated in place (their old version is in
+    history already).
 
     In place, not delete + insert: deleting 1% of rows scattered over every row group makes DuckDB's
     checkpoint rewrite all of them (~1.8 s per million rows); updating them costs a fraction of that.
@@ -74,19 +74,12 @@ def write_changed(con, source: str, path: Path, run: IngestResult, now: dt.datet
 
     params = {"now": now, "run": run.run_id, "file": str(path)}
     if run.inserted:
-        con.execute(_insert_sql(source, "_checked s WHERE s._reason IS NULL AND s._action = 'insert'", value_of),
+        con.execute(_insert_sql(source, f"{checked} s WHERE s._reason IS NULL AND s._action = 'insert'", value_of),
                     params)
     if run.updated:
         values = ", ".join(f"{_typed(value_of, c)} AS {c}" for c in DATA_COLUMNS)
-        con.execute(f"CREATE TEMP TABLE _revised AS SELECT s.incident_id, {values}, s.row_hash, s._rec FROM _checked s "
-                    f"WHERE s._reason IS NULL AND s._action = 'update'")
         sets = ", ".join(f"{c} = r.{c}" for c in [*DATA_COLUMNS, "row_hash"])
         con.execute(f"UPDATE incident_current SET {sets}, is_deleted = false, valid_from = $now, ingest_run_id = $run, "
-                    f"source_file = $file, source_line = r._rec + 1 FROM _revised r "
+                    f"source_file = $file, source_line = r._rec + 1 FROM (SELECT s.incident_id, {values}, s.row_hash, "
+                    f"s._rec FROM {checked} s WHERE s._reason IS NULL AND s._action = 'update') r "
                     f"WHERE incident_current.incident_id = r.incident_id", params)
-
-
-def set_country_map(con) -> None:
-    # A map, not a join: DuckDB underestimates the CSV scan and would build a join's hash table on the file.
-    con.execute("SET VARIABLE country_iso3 = (SELECT map(list(name), list(iso3)) FROM country_names "
-                "WHERE iso3 IS NOT NULL)")

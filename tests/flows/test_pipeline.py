@@ -10,10 +10,10 @@ import duckdb
 import pytest
 
 from flows.demo import DEMO_AS_OF, SAMPLE_FILES
-from flows.lock import writer_lock
 from flows.schedules import inventory
-from flows.settings import load_settings
+from riskwatch.settings import load_settings
 from tests.conftest import ROOT
+from warehouse.lock import writer_lock
 
 
 @pytest.fixture
@@ -75,7 +75,7 @@ def test_writer_lock_excludes_a_second_writer_but_not_readers(tmp_path):
             pass
         import subprocess
         import sys
-        code = ("from flows.lock import writer_lock, WriterBusy\n"
+        code = ("from warehouse.lock import writer_lock, WriterBusy\n"
                 f"try:\n    with writer_lock({str(wh)!r}):\n        print('got it')\n"
                 "except WriterBusy as e:\n    print('busy')\n")
         out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=60)

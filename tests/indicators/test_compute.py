@@ -10,7 +10,7 @@ from indicators.compute import compute_indicators, incidents_behind
 from indicators.definitions import load_definitions
 from indicators.refresh import refresh
 from tests.conftest import SAMPLE, acled_row, write_csv
-from warehouse.load import ingest_file
+from validation.ingest import ingest_file
 
 WATCHED = ["PAK", "AFG", "IRN", "IND"]
 TODAY = dt.date(2025, 12, 31)

@@ -10,8 +10,8 @@ import pytest
 
 from indicators import tags
 from tests.conftest import SAMPLE, acled_row, shared, write_csv
+from validation.ingest import ingest_file
 from warehouse.countries import iso3
-from warehouse.load import ingest_file
 
 AS_OF = dt.date(2025, 12, 31)
 RULES = tags.load_rules()

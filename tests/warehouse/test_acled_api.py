@@ -234,8 +234,8 @@ def test_credentials_come_from_the_environment(monkeypatch):
 
 
 def test_the_acled_adapter_ingests_the_export_and_the_overlap_is_unchanged(server, tmp_path):
+    from validation.ingest import ingest_file
     from warehouse import db
-    from warehouse.load import ingest_file
 
     client = client_for(server)
     con = db.connect(":memory:")

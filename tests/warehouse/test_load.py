@@ -7,8 +7,8 @@ import datetime as dt
 import pytest
 
 from tests.conftest import ACLED_COLUMNS, acled_row, write_csv
+from validation.ingest import IngestRefused, ingest_file
 from warehouse import versions
-from warehouse.load import IngestRefused, ingest_file
 
 AS_OF = dt.date(2025, 12, 31)
 

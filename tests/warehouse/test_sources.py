@@ -8,8 +8,8 @@ import json
 import pytest
 
 from tests.conftest import SAMPLE, shared, write_csv
+from validation.ingest import ingest_file
 from warehouse.countries import iso3
-from warehouse.load import ingest_file
 from warehouse.sources.mapping import MappingError, available, load_mapping
 
 AS_OF = dt.date(2025, 12, 31)

@@ -1,6 +1,8 @@
 """Checks on a staged file, validated by Great Expectations; a batch failing a critical one is refused whole.
 
-The rules stay in DuckDB SQL: one query turns `_checked` into boolean flags (one per row check of
+check_batch is the `validate` that warehouse.load.ingest_file calls; ingest_file / ingest_files here
+are the load with these checks deciding, and the settings' limits applied (what the CLI and flows use).
+The rules stay in DuckDB SQL: one query turns the staged table into boolean flags (one per row check of
 checks.yml, ids unique, event type in the source's vocabulary) and GX validates only those flags. GX
 must count exactly what SQL counted, or the load is refused: a check that could not be evaluated never
 passes. Batch rules (rejected share, a column suddenly empty, a shrunken re-export) are numbers on a
@@ -11,17 +13,19 @@ failed load leaves no validation record behind (ingest_runs says why it was refu
 from __future__ import annotations
 
 import datetime as dt
-import json
 from pathlib import Path
 
 import pandas as pd
 import yaml
 
-from warehouse import gx_engine, row_checks
+from riskwatch.settings import Settings
+from validation.gx_engine import Check, CheckResult, ValidationError
+from validation.results import annotate, flag_check, store_run, validate
+from warehouse import load, row_checks
 from warehouse.canonical import COLUMNS
-from warehouse.gx_engine import Check, CheckResult, ValidationError
+from warehouse.load import IngestResult, StagedBatch
 from warehouse.readfile import IngestRefused
-from warehouse.sources.mapping import available, ident, literal
+from warehouse.sources.mapping import MappingError, available, ident, literal
 
 SUITE = "incidents"
 # The in-file duplicate rule of row_checks.mark_repeated_ids: among the rows passing the row checks, the
@@ -29,51 +33,6 @@ SUITE = "incidents"
 DEDUP = ("expect_column_values_to_be_unique(source_event_id)", "id_first_in_file",
          "NOT _row_ok OR row_number() OVER (PARTITION BY source_event_id, _row_ok "
          "ORDER BY source_updated_at DESC NULLS LAST, _rec) = 1", "warning")
-
-
-def flag_check(name: str, column: str, severity: str = "critical", description: str = "") -> Check:
-    return Check(name, "expect_column_values_to_be_in_set", {"column": column, "value_set": [True]},
-                 severity, description)
-
-
-def validate(suite: str, frame: pd.DataFrame, checks: list[Check], expected: dict[str, int]) -> list[CheckResult]:
-    """gx_engine.run_suite, then insist that GX failed exactly the rows SQL counted (check name -> count)."""
-    results = gx_engine.run_suite(suite, frame, checks)
-    wrong = [f"{r.check_name}: GX {r.unexpected_count} unexpected (success={r.success}), SQL {expected[r.check_name]}"
-             for r in results if r.check_name in expected
-             and (r.unexpected_count != expected[r.check_name] or r.success != (expected[r.check_name] == 0))]
-    if wrong:
-        raise ValidationError(f"suite {suite!r}: GX and SQL disagree: " + "; ".join(wrong))
-    return results
-
-
-def annotate(result: CheckResult, message: str | None = None, *, indicator: str | None = None,
-             source: str | None = None) -> CheckResult:
-    # Kept in details: build_data_docs reads only kwargs/description/result from there.
-    result.details.update(message=message, indicator=indicator, source=source)
-    return result
-
-
-def store_run(con, as_of: dt.date, results: list[CheckResult], *, started_at: dt.datetime | None = None,
-              docs_path: str | None = None, kind: str = "full") -> int:
-    """One validation_runs row and its validation_results; the run id."""
-    critical = sum(1 for r in results if not r.success and r.severity == "critical")
-    run_id = con.execute(
-        "INSERT INTO validation_runs (as_of, started_at, finished_at, success, critical_failures, docs_path, kind) "
-        "VALUES (?, coalesce(?, CAST(current_timestamp AS TIMESTAMP)), CAST(current_timestamp AS TIMESTAMP), ?, ?, ?, "
-        "?) RETURNING run_id", [as_of, started_at, all(r.success for r in results), critical, docs_path, kind],
-    ).fetchone()[0]
-    if results:
-        con.executemany(
-            "INSERT INTO validation_results (run_id, suite, check_name, expectation, severity, success, "
-            "observed_value, unexpected_count, element_count, indicator, source, message, run_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, CAST(current_timestamp AS TIMESTAMP))",
-            [(run_id, r.suite, r.check_name, r.expectation, r.severity, r.success,
-              None if r.observed_value is None else json.dumps(r.observed_value), r.unexpected_count,
-              r.element_count, r.details.get("indicator"), r.details.get("source"), r.details.get("message"))
-             for r in results],
-        )
-    return run_id
 
 
 def source_vocabulary(source: str, mapping_dirs: list[Path] | None = None) -> dict[str, list[str]]:
@@ -86,7 +45,7 @@ def source_vocabulary(source: str, mapping_dirs: list[Path] | None = None) -> di
 
 
 def _row_flags(as_of: dt.date, vocabulary: dict[str, list[str]]) -> list[tuple[str, str, str, str]]:
-    """(check name, flag column, SQL over `_checked` that is TRUE when the row passes, severity)."""
+    """(check name, flag column, SQL over the staged table that is TRUE when the row passes, severity)."""
     flags = []
     for i, check in enumerate(row_checks.row_checks()):
         name = f"{check['expectation']}({check['column']})"  # the prefix of the reason in rejected_incidents
@@ -101,49 +60,50 @@ def _row_flags(as_of: dt.date, vocabulary: dict[str, list[str]]) -> list[tuple[s
     return flags
 
 
-def _message(con, name: str, column: str, sql: str, failing: int, total: int) -> str | None:
+def _message(con, batch: StagedBatch, name: str, column: str, sql: str, failing: int, total: int) -> str | None:
     if not failing:
         return None
     text = f"{failing} of {total} rows fail"
     if column.endswith("_in_vocabulary"):
         col = column.removesuffix("_in_vocabulary")
-        top = con.execute(f"SELECT coalesce({ident(col)}, '(missing)'), count(*) FROM _checked WHERE NOT "
+        top = con.execute(f"SELECT coalesce({ident(col)}, '(missing)'), count(*) FROM {batch.checked} WHERE NOT "
                           f"coalesce({sql}, false) GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 5").fetchall()
         return text + "; not in the source's vocabulary: " + ", ".join(f"{v!r} ({n})" for v, n in top)
-    example = con.execute("SELECT line, reason FROM _rejects WHERE starts_with(reason, ?) ORDER BY line LIMIT 1",
+    example = con.execute(f"SELECT line, reason FROM {batch.rejects} WHERE starts_with(reason, ?) ORDER BY line "
+                          "LIMIT 1",
                           [name.split("#")[0] + ":"]).fetchone()
     return text + "; quarantined" + (f", e.g. line {example[0]}: {example[1]}" if example else "")
 
 
-def _batch_numbers(con, path: Path, run, null_min_filled: float, null_min_rows: int) -> dict:
+def _batch_numbers(con, batch: StagedBatch, run, null_min_filled: float, null_min_rows: int) -> dict:
     cols = list(COLUMNS)
     counts = ", ".join(f"count({ident(c)})" for c in cols)
-    batch = con.execute(f"SELECT count(*), {counts} FROM _checked").fetchone()
+    staged = con.execute(f"SELECT count(*), {counts} FROM {batch.checked}").fetchone()
     held = con.execute(f"SELECT count(*), {counts} FROM incident_current WHERE source = ? AND NOT is_deleted",
                        [run.source]).fetchone()
-    empty = [c for c, b, h in zip(cols, batch[1:], held[1:], strict=True)
-             if batch[0] >= null_min_rows and held[0] and h / held[0] >= null_min_filled and b == 0]
+    empty = [c for c, b, h in zip(cols, staged[1:], held[1:], strict=True)
+             if staged[0] >= null_min_rows and held[0] and h / held[0] >= null_min_filled and b == 0]
     previous = con.execute(
         "SELECT run_id, file, rows_read FROM ingest_runs WHERE source = ? AND kind = 'events' AND status = 'success' "
         "AND run_id <> ? AND parse_filename(file) = ? ORDER BY run_id DESC LIMIT 1",
-        [run.source, run.run_id, Path(path).name],
+        [run.source, run.run_id, batch.path.name],
     ).fetchone()
     ratio = run.rows_read / previous[2] if previous and previous[2] else None
     return {"rejected": run.rejected / run.rows_read if run.rows_read else 0.0, "ratio": ratio,
-            "previous": previous, "empty": empty, "staged": batch[0], "held": held[0]}
+            "previous": previous, "empty": empty, "staged": staged[0], "held": held[0]}
 
 
 def check_batch(
-    con, path, run, *, max_reject_fraction: float, as_of: dt.date | None = None, max_row_drop: float = 0.5,
-    null_min_filled: float = 0.5, null_min_rows: int = 20, vocabulary: dict[str, list[str]] | None = None,
-    mapping_dirs: list[Path] | None = None,
+    con, batch: StagedBatch, run: IngestResult, *, max_reject_fraction: float, max_row_drop: float,
+    null_min_filled: float, null_min_rows: int, as_of: dt.date | None = None,
+    vocabulary: dict[str, list[str]] | None = None, mapping_dirs: list[Path] | None = None,
 ) -> list[CheckResult]:
-    """Validate the staged batch (`_checked`, `_rejects`) with GX and store the results (suite 'incidents').
+    """Validate the staged batch (its checked rows and rejects) with GX and store the results (suite 'incidents').
 
     Raises IngestRefused when a critical check fails or GX could not evaluate a check. `as_of` must be the
     load's as-of date (the row checks' date bound; default today, as in ingest_file).
     """
-    path = Path(path)
+    path = batch.path
     as_of = as_of or dt.date.today()
     vocabulary = source_vocabulary(run.source, mapping_dirs) if vocabulary is None else vocabulary
     first = _row_flags(as_of, vocabulary)
@@ -158,7 +118,7 @@ def check_batch(
         "OVER (PARTITION BY source_event_id) = 1, false) AS ids_unique FROM (SELECT *, "
         f"{row_ok} AS _row_ok FROM (SELECT "
         + ", ".join(f"coalesce({sql}, false) AS {col}" for _, col, sql, _ in first)
-        + ", _reason IS NOT NULL AS _rejected, source_event_id, source_updated_at, _rec FROM _checked)))"
+        + f", _reason IS NOT NULL AS _rejected, source_event_id, source_updated_at, _rec FROM {batch.checked})))"
     )
     checks = [flag_check(name, col, sev, f"row check: passes when {sql}") for name, col, sql, sev in flags] + [
         flag_check("failing_rows_quarantined", "failing_rows_quarantined",
@@ -170,7 +130,7 @@ def check_batch(
                           + " FROM _flags").fetchone()
     expected = dict(zip([c.name for c in checks], failing[1:], strict=True))
 
-    n = _batch_numbers(con, path, run, null_min_filled, null_min_rows)
+    n = _batch_numbers(con, batch, run, null_min_filled, null_min_rows)
     prev = n["previous"]
     batch_frame = pd.DataFrame({"rejected_fraction": [n["rejected"]],
                                 "rows_vs_previous_export": [n["ratio"]], "columns_suddenly_null": [len(n["empty"])]},
@@ -198,7 +158,7 @@ def check_batch(
 
     refusals = {
         "rejected_fraction": f"{path}: {run.rejected} of {run.rows_read} rows ({n['rejected']:.0%}) fail checks, "
-        f"over the {max_reject_fraction:.0%} limit; nothing loaded. First: {_first_reason(con)}",
+        f"over the {max_reject_fraction:.0%} limit; nothing loaded. First: {_first_reason(con, batch)}",
         "rows_vs_previous_export": f"{path}: {run.rows_read} rows, down {1 - (n['ratio'] or 0):.0%} from the "
         f"{prev[2] if prev else 0} rows of the previous export {prev[1] if prev else ''} (ingest run "
         f"{prev[0] if prev else ''}), over the {max_row_drop:.0%} limit: a truncated export? Nothing loaded.",
@@ -213,7 +173,7 @@ def check_batch(
     row_sql = {name: (col, sql) for name, col, sql, _ in flags}
     for r in results:
         detail = None if r.success else refusals.get(r.check_name) or _message(
-            con, r.check_name, *row_sql[r.check_name], r.unexpected_count, failing[0])
+            con, batch, r.check_name, *row_sql[r.check_name], r.unexpected_count, failing[0])
         annotate(r, f"{label}: {detail}" if detail else label, source=run.source)
     refused = [refusals[r.check_name] for r in results if not r.success and r.severity == "critical"]
     if refused:
@@ -223,6 +183,41 @@ def check_batch(
     return results
 
 
-def _first_reason(con) -> str:
-    row = con.execute("SELECT reason FROM _rejects ORDER BY line LIMIT 1").fetchone()
+def _first_reason(con, batch: StagedBatch) -> str:
+    row = con.execute(f"SELECT reason FROM {batch.rejects} ORDER BY line LIMIT 1").fetchone()
     return row[0] if row else "?"
+
+
+def ingest_options(settings: Settings, source: str, **overrides) -> dict:
+    """The keyword arguments of warehouse.load.ingest_file for `source`: these checks deciding, the
+    settings' limits and the source's defaults, then `overrides` (as_of, force, defaults, ...)."""
+    return {"validate": check_batch, "defaults": settings.source_defaults(source),
+            "mapping_dirs": settings.mapping_dirs, "max_reject_fraction": settings.max_reject_fraction,
+            "batch_limits": settings.batch_limits, **overrides}
+
+
+def ingest_file(con, path, source: str, settings: Settings | None = None, **overrides) -> IngestResult:
+    """Load one file (warehouse.load.ingest_file) with these checks deciding; see ingest_options."""
+    return load.ingest_file(con, path, source, **ingest_options(settings or Settings(), source, **overrides))
+
+
+def ingest_files(con, files: list[tuple[str, str]], settings: Settings, *, country: str | None = None,
+                 on_result=None, **overrides) -> list[dict]:
+    """Load (file, source) pairs one after the other; a refused file is reported and the rest still load.
+
+    Returns one dict per file (IngestResult.as_dict(), or file/source/status 'refused'/message); calls
+    `on_result(dict)` after each file.
+    """
+    results = []
+    for path, source in files:
+        options = ingest_options(settings, source, **overrides)
+        if country:
+            options["defaults"] = {**options["defaults"], "country": country}
+        try:
+            result = load.ingest_file(con, path, source, **options).as_dict()
+        except (IngestRefused, MappingError) as exc:
+            result = {"file": str(path), "source": source, "status": "refused", "message": str(exc)}
+        results.append(result)
+        if on_result:
+            on_result(result)
+    return results

@@ -11,15 +11,16 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from flows.settings import Settings
-from flows.validation import check_freshness, freshness_expectations, run_validation
-from indicators.checks import applicable, check_indicators
 from indicators.definitions import DEFINITIONS_DIR, load_definitions
 from riskwatch.cli import cli
+from riskwatch.settings import Settings
 from tests.conftest import SAMPLE
-from warehouse import db, gx_engine
-from warehouse.gx_engine import ValidationError
-from warehouse.load import ingest_file
+from validation import gx_engine
+from validation.gx_engine import ValidationError
+from validation.indicator_checks import applicable, check_indicators
+from validation.ingest import ingest_file
+from validation.suites import check_freshness, freshness_expectations, run_validation
+from warehouse import db
 
 AS_OF = dt.date(2025, 12, 31)
 FRESHNESS = {"acled": {"max_event_age_days": 14, "max_ingest_age_days": 8},

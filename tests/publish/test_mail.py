@@ -9,7 +9,7 @@ from email.policy import default as default_policy
 
 import pytest
 
-from flows.notify import (
+from publish.mail import (
     DeliveryError,
     SmtpSettings,
     build_message,
@@ -18,7 +18,7 @@ from flows.notify import (
     send_smtp,
     write_outbox,
 )
-from tests.flows.smtp_server import TlsCert, make_self_signed_cert, running_smtp
+from tests.smtp_server import TlsCert, make_self_signed_cert, running_smtp
 
 USER, PASSWORD = "alerts", "pa55-Hunter2-never-shown"
 SENDER = "RiskWatch <riskwatch@example.org>"

@@ -16,7 +16,7 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 from matplotlib.ticker import MaxNLocator
 
-from flows.report_data import IndicatorPanel
+from reports.panels import IndicatorPanel
 
 INK, MUTED, GRID = "#1f2937", "#6b7280", "#e5e7eb"
 BAR, BAR_WEEK = "#9fb3c8", "#1e3a5f"

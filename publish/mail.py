@@ -17,6 +17,7 @@ from email.policy import default as _default_policy
 from email.utils import formatdate, getaddresses, make_msgid
 from pathlib import Path
 
+from riskwatch.settings import DEFAULT_SENDER, sender
 from warehouse.atomic import atomic_file
 
 log = logging.getLogger(__name__)
@@ -51,7 +52,7 @@ class SmtpSettings:
     password: str | None = field(default=None, repr=False)
     starttls: bool = False
     ssl: bool = False
-    mail_from: str = "riskwatch@localhost"
+    mail_from: str = DEFAULT_SENDER
     timeout: float = 30
     ca_file: str | None = None
 
@@ -62,7 +63,7 @@ class SmtpSettings:
             raise ValueError(f"SMTP port out of range: {self.port}")
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] = os.environ) -> SmtpSettings | None:
+    def from_env(cls, environ: Mapping[str, str]) -> SmtpSettings | None:
         """Settings from RISKWATCH_SMTP_* / RISKWATCH_MAIL_FROM, or None (outbox mode) without a host."""
         host = environ.get("RISKWATCH_SMTP_HOST", "").strip()
         if not host:
@@ -81,7 +82,7 @@ class SmtpSettings:
             password=environ.get("RISKWATCH_SMTP_PASSWORD") or None,
             starttls=starttls,
             ssl=use_ssl,
-            mail_from=environ.get("RISKWATCH_MAIL_FROM", "").strip() or "riskwatch@localhost",
+            mail_from=sender(environ),
             ca_file=environ.get("RISKWATCH_SMTP_CA_FILE") or None,
         )
 

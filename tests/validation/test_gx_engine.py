@@ -13,8 +13,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from warehouse import gx_engine
-from warehouse.gx_engine import SUPPORTED, Check, ValidationError, build_data_docs, run_suite
+from validation import gx_engine
+from validation.docs import build_data_docs
+from validation.gx_engine import SUPPORTED, Check, ValidationError, run_suite
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -202,6 +203,6 @@ def test_data_docs_list_every_suite(tmp_path, monkeypatch):
 
 
 def test_importing_gx_engine_does_not_import_great_expectations():
-    code = "import sys, warehouse.gx_engine; print('great_expectations' in sys.modules)"
+    code = "import sys, validation.gx_engine; print('great_expectations' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["False"]

@@ -10,8 +10,8 @@ from __future__ import annotations
 import pandas as pd
 
 from indicators.definitions import GRAINS, Definition, load_definitions
-from warehouse.batch_checks import annotate, flag_check, validate
-from warehouse.gx_engine import CheckResult
+from validation.gx_engine import CheckResult
+from validation.results import annotate, flag_check, validate
 from warehouse.sources.mapping import literal
 
 SUITE_PREFIX = "indicator_"

@@ -9,7 +9,6 @@ When GX cannot *evaluate* an expectation it reports success=False with the cause
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import functools
 import json
 import os
@@ -18,7 +17,6 @@ import threading
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
@@ -47,7 +45,7 @@ _META_KEY = "riskwatch_check"
 # GX turns dots in suite names into directories, and the name ends up in file paths.
 _SUITE_NAME = re.compile(r"[A-Za-z0-9_-]+")
 
-_lock = threading.RLock()  # GX contexts are not safe for concurrent add/delete
+GX_LOCK = threading.RLock()  # GX contexts are not safe for concurrent add/delete
 
 
 class ValidationError(Exception):
@@ -80,15 +78,15 @@ class CheckResult:
     details: dict
 
 
-def _gx():
+def import_gx():
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")  # the context config disables it too
     import great_expectations as gx
 
     return gx
 
 
-def _new_context():
-    gx = _gx()
+def new_context():
+    gx = import_gx()
     from great_expectations.data_context.types import base
 
     # init_temp_docs_sites=False: otherwise every ephemeral context claims a docs site in a new tempdir.
@@ -101,12 +99,12 @@ def _new_context():
 
 @functools.cache  # creating one is cheap, but each get_context() repoints GX's "current" context
 def _shared_context():
-    return _new_context()
+    return new_context()
 
 
-def _build_suite(suite_name: str, checks: Sequence[Check]):
+def build_suite(suite_name: str, checks: Sequence[Check]):
     """A GX ExpectationSuite for the specs; every spec error is a ValueError before GX runs."""
-    gx = _gx()
+    gx = import_gx()
     if not _SUITE_NAME.fullmatch(suite_name):
         raise ValueError(f"suite name {suite_name!r} must match {_SUITE_NAME.pattern}")
     if len({c.name for c in checks}) != len(checks):
@@ -168,14 +166,14 @@ def run_suite(
     """
     if not checks:
         raise ValueError(f"suite {suite_name!r} has no checks")
-    gx = _gx()
-    _build_suite(suite_name, checks)  # validate the specs before touching any context
+    gx = import_gx()
+    build_suite(suite_name, checks)  # validate the specs before touching any context
     wanted = [c for ch in checks for k in SUPPORTED[ch.expectation]
               for c in ([ch.kwargs[k]] if k == "column" else ch.kwargs.get(k, []))]
     # Absent columns are left for GX to trip over, so they surface as ValidationError.
     frame = df[[c for c in dict.fromkeys(wanted) if c in df.columns]]
 
-    with _lock:
+    with GX_LOCK:
         ctx = context if context is not None else _shared_context()
         # One datasource per call: its execution engine caches every batch and resolved metric
         # (~30 MB per call at 1e6 rows) and only dropping the datasource frees them. The unique
@@ -183,7 +181,7 @@ def run_suite(
         name = f"{suite_name}-{uuid.uuid4().hex[:12]}"
         try:
             asset = ctx.data_sources.add_pandas(name).add_dataframe_asset("frame")
-            suite = ctx.suites.add(_build_suite(name, checks))
+            suite = ctx.suites.add(build_suite(name, checks))
             definition = ctx.validation_definitions.add(gx.ValidationDefinition(
                 name=name, data=asset.add_batch_definition_whole_dataframe("whole"), suite=suite))
             outcome = definition.run(batch_parameters={"dataframe": frame}, result_format="SUMMARY")
@@ -224,57 +222,3 @@ def _forget(ctx, name: str) -> None:
     for key in store.list_keys():
         if key.expectation_suite_identifier.name == name:
             store.remove_key(key)
-
-
-def build_data_docs(results_by_suite: Mapping[str, Sequence[CheckResult]], out_dir: str | Path) -> Path:
-    """Render GX Data Docs of run_suite results into ``out_dir``; return its index.html.
-
-    A fresh in-memory context is loaded with suites and validation results rebuilt from the
-    CheckResults, so the site lists exactly these suites and nothing lands outside ``out_dir``.
-    """
-    gx = _gx()
-    from great_expectations.core import ExpectationSuiteValidationResult, ExpectationValidationResult
-    from great_expectations.core.run_identifier import RunIdentifier
-    from great_expectations.data_context.data_context.context_factory import project_manager
-    from great_expectations.data_context.types import resource_identifiers as ids
-    from great_expectations.exceptions import DataContextRequiredError
-    from great_expectations.validator.validation_statistics import calc_validation_statistics
-
-    out, pages = Path(out_dir).resolve(), {}
-    with _lock:
-        try:  # get_context() below repoints GX's process-wide "current" context; put it back after
-            previous = project_manager.get_current_project()
-        except DataContextRequiredError:
-            previous = None
-        ctx = _new_context()
-        try:
-            ctx.add_data_docs_site("riskwatch", {
-                "class_name": "SiteBuilder",
-                "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(out)},
-                "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
-            })
-            run_id = RunIdentifier(run_name="riskwatch", run_time=dt.datetime.now(dt.UTC))
-            for name, results in results_by_suite.items():
-                suite = ctx.suites.add(_build_suite(name, [Check(
-                    r.check_name, r.expectation, r.details.get("kwargs", {}), r.severity,
-                    r.details.get("description", "")) for r in results]))
-                evrs = [ExpectationValidationResult(success=r.success, expectation_config=e.configuration,
-                                                    result=r.details.get("result", {}))
-                        for r, e in zip(results, suite.expectations, strict=True)]
-                stats = calc_validation_statistics(evrs)._asdict()
-                key = ids.ValidationResultIdentifier(ids.ExpectationSuiteIdentifier(name), run_id, name)
-                ctx.validation_results_store.set(key, ExpectationSuiteValidationResult(
-                    success=stats.pop("success"), results=evrs, suite_name=name, statistics=stats,
-                    meta={"run_id": run_id, "great_expectations_version": gx.__version__}))
-                pages[name] = "/".join(("validations", *key.to_tuple())) + ".html"
-            ctx.build_data_docs(site_names=["riskwatch"])
-        finally:
-            project_manager.set_project(previous)
-
-    # GX only logs page-rendering errors, so make sure every suite really got its page.
-    index = out / "index.html"
-    html = index.read_text(encoding="utf-8") if index.exists() else ""
-    missing = [s for s, page in pages.items() if page not in html or not (out / page).is_file()]
-    if not html or missing:
-        raise RuntimeError(f"data docs in {out} lack suites {missing or list(results_by_suite)}")
-    return index

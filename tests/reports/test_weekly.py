@@ -12,14 +12,16 @@ import duckdb
 import pytest
 from click.testing import CliRunner
 
-from flows.report import build_weekly_report, chromium, chromium_path, email_weekly_report, write_pdf
-from flows.report_data import report_week
-from flows.settings import Settings
+from reports.data import report_week
+from reports.delivery import email_weekly_report
+from reports.pdf import chromium, chromium_path, write_pdf
+from reports.weekly import build_weekly_report
 from riskwatch.cli import cli
+from riskwatch.settings import Settings
 from tests.conftest import SAMPLE, acled_row, write_csv
-from tests.flows.smtp_server import running_smtp
+from tests.smtp_server import running_smtp
+from validation.ingest import ingest_file
 from warehouse import db
-from warehouse.load import ingest_file
 
 WATCHED = ["PAK", "AFG", "IRN", "IND"]
 AS_OF = dt.date(2024, 11, 10)
@@ -61,7 +63,9 @@ def _insert_alert(con) -> bool:
 def warehouse(tmp_path_factory: pytest.TempPathFactory):
     tmp = tmp_path_factory.mktemp("report")
     path = tmp / "riskwatch.duckdb"
-    con = db.connect(path)
+    # The CLI test below opens the same file in-process: DuckDB shares one database only between connections
+    # of the same configuration, so open it as the CLI's writer does.
+    con = db.connect(path, memory_limit=Settings().memory_limit)
     assert ingest_file(con, SAMPLE / "curated_pakistan_acled.csv", "curated", as_of=dt.date(2025, 12, 31)).inserted
     # An incident whose notes try to inject markup (published 7 Nov 2024, so known on the as-of date).
     hostile = acled_row(event_id_cnty="PAK149999", event_date="2024-11-07", admin2="Hyderabad", admin3="",

@@ -8,19 +8,20 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import duckdb
 
-from indicators.definitions import Definition
+from indicators.asof import AsOf
+from publish.render import safe_url
+from warehouse.db import rows
 
 log = logging.getLogger(__name__)
 
 NON_VIOLENT = ("Protests", "Riots", "Strategic developments")
 ALERT_COLUMNS = ("alert_id, indicator, series, period_start, severity, rule, value, threshold, status, "
                  "first_seen_at, last_seen_at, notified_at")
-WINDOW = {"quarter": 16, "month": 24, "week": 26}      # periods drawn per chart
 DEADLIEST = 5                                           # untagged incidents added to the notable ones
 STALE_AFTER_DAYS = 30                                   # no event this recent in a source: stale
 
@@ -47,12 +48,6 @@ def report_week(as_of: dt.date) -> Week:
     """The last complete ISO week on or before `as_of` (a week is complete on its Sunday)."""
     end = as_of if as_of.weekday() == 6 else as_of - dt.timedelta(days=as_of.weekday() + 1)
     return Week(end - dt.timedelta(days=6), end)
-
-
-def rows(con: duckdb.DuckDBPyConnection, sql: str, params: Any = None) -> list[dict[str, Any]]:
-    cur = con.execute(sql, params or [])
-    cols = [d[0] for d in cur.description]
-    return [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
 
 
 def has_column(con: duckdb.DuckDBPyConnection, relation: str, column: str) -> bool:
@@ -100,22 +95,22 @@ def week_alerts(alerts: list[dict], week: Week, since: dt.date, as_of: dt.date) 
 
 # -- headline -----------------------------------------------------------------------------------------
 
-def _real_events_sql() -> str:
-    """One row per real event in the watched countries, from asof.prepare()'s `events` (the incidents as
-    known on the as-of date; records of one event in several sources share its event_key)."""
+def _real_events_sql(known: AsOf) -> str:
+    """One row per real event in the watched countries, from the incidents as known on the as-of date
+    (`known`, see indicators.asof.prepare; records of one event in several sources share its event_key)."""
     return (
         "SELECT event_key AS k, any_value(event_date) AS day, max(coalesce(fatalities, 0)) AS fatalities, "
-        f"bool_or(coalesce(event_type, '') NOT IN {NON_VIOLENT!r}) AS violent FROM events "
-        "WHERE country_iso3 IN (SELECT iso3 FROM watched_countries) GROUP BY event_key"
+        f"bool_or(coalesce(event_type, '') NOT IN {NON_VIOLENT!r}) AS violent FROM {known.events} "
+        f"WHERE country_iso3 IN (SELECT iso3 FROM {known.watched}) GROUP BY event_key"
     )
 
 
-def headline(con, week: Week, alerts: list[dict]) -> dict[str, Any]:
+def headline(con, known: AsOf, week: Week, alerts: list[dict]) -> dict[str, Any]:
     first = week.start - dt.timedelta(days=28)
     per_week = rows(con,
                     f"SELECT (date_diff('day', $first, day) // 7)::INT AS w, count(*) AS incidents, "
                     f"count(*) FILTER (WHERE violent) AS violent, sum(fatalities)::BIGINT AS fatalities "
-                    f"FROM ({_real_events_sql()}) WHERE day BETWEEN $first AND $end GROUP BY w",
+                    f"FROM ({_real_events_sql(known)}) WHERE day BETWEEN $first AND $end GROUP BY w",
                     {"first": first, "end": week.end})
     by_w = {r["w"]: r for r in per_week}
     out: dict[str, Any] = {
@@ -135,12 +130,12 @@ def headline(con, week: Week, alerts: list[dict]) -> dict[str, Any]:
 
 # -- notable incidents --------------------------------------------------------------------------------
 
-def notable_incidents(con, week: Week, deadliest: int = DEADLIEST) -> list[dict]:
+def notable_incidents(con, known: AsOf, week: Week, deadliest: int = DEADLIEST) -> list[dict]:
     """Every real event of the week tagged by a rule (in any source's record of it), plus the deadliest few."""
     found = rows(con, f"""
-        WITH wk AS (SELECT k, fatalities FROM ({_real_events_sql()}) WHERE day BETWEEN $start AND $end),
+        WITH wk AS (SELECT k, fatalities FROM ({_real_events_sql(known)}) WHERE day BETWEEN $start AND $end),
         tg AS (SELECT e.event_key AS k, list(DISTINCT t.tag || coalesce(' ' || t.detail, '')) AS tags
-               FROM event_tags t JOIN events e USING (incident_id) GROUP BY 1),
+               FROM {known.event_tags} t JOIN {known.events} e USING (incident_id) GROUP BY 1),
         picked AS (
             SELECT wk.k, wk.fatalities, list_sort(tg.tags) AS tags FROM wk LEFT JOIN tg USING (k)
             QUALIFY tg.tags IS NOT NULL
@@ -148,14 +143,13 @@ def notable_incidents(con, week: Week, deadliest: int = DEADLIEST) -> list[dict]
         SELECT e.incident_id, e.source, e.event_date, e.country, e.admin1, e.admin2, e.location, e.event_type,
                e.sub_event_type, e.actor1, e.actor2, e.assoc_actor_2, p.fatalities, e.notes, e.source_reference,
                e.source_url, coalesce(p.tags, []) AS tags,
-               (SELECT list(DISTINCT d.source ORDER BY d.source) FROM events d
+               (SELECT list(DISTINCT d.source ORDER BY d.source) FROM {known.events} d
                 WHERE d.event_key = e.incident_id AND d.incident_id <> e.incident_id) AS also_in
-        FROM picked p JOIN events e ON e.incident_id = p.k
+        FROM picked p JOIN {known.events} e ON e.incident_id = p.k
         ORDER BY len(coalesce(p.tags, [])) = 0, e.event_date, p.fatalities DESC, e.incident_id""",
         {"start": week.start, "end": week.end, "n": deadliest})
     for r in found:
-        url = (r["source_url"] or "").strip()
-        r["source_url"] = url if url.lower().startswith(("https://", "http://")) else None
+        r["source_url"] = safe_url(r["source_url"])
     return found
 
 
@@ -167,9 +161,10 @@ def failed_checks(con) -> list[dict]:
                      "ORDER BY severity = 'critical' DESC, suite, check_name")
 
 
-def sources(con, week: Week, since: dt.date, as_of: dt.date, failed: list[dict], stale_after: int) -> list[dict]:
+def sources(con, known: AsOf, week: Week, since: dt.date, as_of: dt.date, failed: list[dict],
+            stale_after: int) -> list[dict]:
     """Per source: latest ingest run, newest event known on the as-of date, rejections in the window and in all."""
-    found = rows(con, """
+    found = rows(con, f"""
         WITH names AS (SELECT source FROM ingest_runs UNION SELECT source FROM incidents
                        UNION SELECT source FROM rejected_rows),
         last_run AS (SELECT source, file, status, started_at, finished_at, rows_read, inserted, updated, rejected,
@@ -180,7 +175,7 @@ def sources(con, week: Week, since: dt.date, as_of: dt.date, failed: list[dict],
                    GROUP BY 1),
         ev AS (SELECT source, max(event_date) AS newest,
                       count(*) FILTER (WHERE event_date BETWEEN $start AND $end) AS in_week
-               FROM events GROUP BY 1),
+               FROM {known.events} GROUP BY 1),
         rej AS (SELECT source, count(*) AS rejected_total,
                        count(*) FILTER (WHERE rejected_at >= $lo AND rejected_at < $hi) AS rejected_window
                 FROM rejected_rows GROUP BY 1)
@@ -231,150 +226,3 @@ def previous_report(con, week: Week) -> dict | None:
     except duckdb.CatalogException:
         return None
     return found[0] if found else None
-
-
-# -- indicator series ---------------------------------------------------------------------------------
-
-@dataclass
-class IndicatorPanel:
-    """One indicator's chart data: the chosen series over the window ending with the report week."""
-
-    name: str
-    title: str
-    unit: str
-    grain: str
-    description: str
-    periods: list[dt.date] = field(default_factory=list)
-    period_ends: list[dt.date] = field(default_factory=list)
-    series: dict[str, list[float]] = field(default_factory=dict)
-    baseline: dict[str, list[float | None]] = field(default_factory=dict)
-    surge: dict[str, list[float | None]] = field(default_factory=dict)
-    thresholds: list[dict] = field(default_factory=list)
-    rules: list[str] = field(default_factory=list)
-    alerts: list[dict] = field(default_factory=list)
-    choice: str = ""           # why these series
-    empty_reason: str = ""     # set when there is nothing to draw
-    svg: str = ""
-
-
-def period_start(day: dt.date, grain: str) -> dt.date:
-    if grain == "week":
-        return day - dt.timedelta(days=day.weekday())
-    if grain == "month":
-        return day.replace(day=1)
-    return dt.date(day.year, 3 * ((day.month - 1) // 3) + 1, 1)
-
-
-def shift(start: dt.date, grain: str, k: int) -> dt.date:
-    if grain == "week":
-        return start + dt.timedelta(weeks=k)
-    months = start.year * 12 + start.month - 1 + k * (3 if grain == "quarter" else 1)
-    return dt.date(months // 12, months % 12 + 1, 1)
-
-
-def period_label(start: dt.date, grain: str) -> str:
-    if grain == "quarter":
-        return f"{start.year}-Q{(start.month - 1) // 3 + 1}"
-    if grain == "month":
-        return start.strftime("%Y-%m")
-    year, wk, _ = start.isocalendar()
-    return f"{year}-W{wk:02d}"
-
-
-def describe_rule(rule: dict) -> str:
-    kind, grain, sev = rule.get("type"), rule.get("grain", ""), rule.get("severity", "warning")
-    if kind == "static":
-        scope = " (series into a watched country)" if rule.get("series_in_watched") else ""
-        return f"{sev}: {rule.get('threshold')} or more per {grain}{scope}"
-    if kind == "surge":
-        return (f"{sev}: at least {rule.get('k', 2)}x the mean of the previous {rule.get('n', 4)} {grain}s "
-                f"and at least {rule.get('min_count', 0)}")
-    if kind == "rare_count":
-        return (f"{sev}: improbably high against the previous {rule.get('n')} {grain}s' mean "
-                f"(Poisson tail p < {rule.get('p')}), at least {rule.get('min_count', 1)}")
-    return f"{sev}: {kind} rule {rule.get('name', '')}".strip()
-
-
-def _choose(values: dict[str, dict[dt.date, float]], periods: list[dt.date], grain: str,
-            watched: list[str]) -> tuple[list[str], str]:
-    def total(s: str, ps: list[dt.date]) -> float:
-        return sum(values[s].get(p, 0) for p in ps)
-
-    names = sorted(values)
-    if names and all("->" in s for s in names):
-        last8 = periods[-8:]
-        chosen = [s for s in names if (not watched or s.split("->")[-1] in watched) and total(s, last8) > 0]
-        return chosen, f"each series into a watched country with a non-zero value in the last {len(last8)} {grain}s"
-    if grain == "week" or any(":" in s for s in names):
-        ranked = sorted(names, key=lambda s: (-total(s, periods[-1:]), -total(s, periods[-4:]), -total(s, periods), s))
-        return ranked[:1], f"the series with the most in the report {grain}, then in the last 4, then in the window"
-    for iso3 in watched[:1]:
-        if iso3 in values:
-            return [iso3], f"the {iso3} series"
-    ranked = sorted(names, key=lambda s: (-total(s, periods), s))
-    return ranked[:1], f"the series with the most in the last {len(periods)} {grain}s"
-
-
-def _surge_line(full: dict[dt.date, float], periods: list[dt.date], rule: dict) -> list[float | None]:
-    keys = sorted(full)
-    idx = {p: i for i, p in enumerate(keys)}
-    n, k, floor = int(rule.get("n", 4)), float(rule.get("k", 2)), float(rule.get("min_count", 0))
-    need = int(rule.get("min_periods", n))
-    out: list[float | None] = []
-    for p in periods:
-        i = idx.get(p)
-        prev = [full[q] for q in keys[max(0, i - n):i]] if i is not None else []
-        out.append(max(k * sum(prev) / len(prev), floor) if len(prev) >= need and prev else None)
-    return out
-
-
-def indicator_panels(con, defs: dict[str, Definition], week: Week, watched: list[str],
-                     alerts: list[dict]) -> list[IndicatorPanel]:
-    derived_of = {d.name: d.name[: -len("_baseline")] for d in defs.values() if d.name.endswith("_baseline")}
-    panels = []
-    for d in defs.values():
-        if d.name in derived_of and derived_of[d.name] in defs:
-            continue            # drawn as the dashed baseline of the indicator it averages
-        grain = next((r["grain"] for r in d.alerts if r.get("grain") in d.grains), d.grains[0])
-        last = period_start(week.end, grain)
-        periods = [shift(last, grain, -k) for k in range(WINDOW[grain] - 1, -1, -1)]
-        panel = IndicatorPanel(d.name, d.title, d.unit, grain, " ".join(d.description.split()), periods=periods,
-                               period_ends=[shift(p, grain, 1) - dt.timedelta(days=1) for p in periods])
-        history_from = shift(periods[0], grain, -12)
-        data = rows(con, "SELECT series, period_start, value FROM indicator_values WHERE indicator = ? AND grain = ? "
-                         "AND period_start BETWEEN ? AND ?", [d.name, grain, history_from, last])
-        full: dict[str, dict[dt.date, float]] = {}
-        for r in data:
-            full.setdefault(r["series"], {})[r["period_start"]] = r["value"]
-        panel.rules = [describe_rule(r) for r in d.alerts]
-        panel.thresholds = [{"value": float(r["threshold"]), "severity": r.get("severity", "warning"),
-                             "label": f"{r.get('severity', 'warning')} \u2265 {r['threshold']:g}"}
-                            for r in d.alerts if r.get("type") == "static" and r.get("grain", grain) == grain
-                            and r.get("threshold") is not None]
-        if not full:
-            panel.empty_reason = "nothing: no values computed for this indicator yet"
-            panels.append(panel)
-            continue
-        chosen, panel.choice = _choose(full, periods, grain, watched)
-        if not chosen:
-            panel.empty_reason = f"nothing: no {panel.choice}"
-            panels.append(panel)
-            continue
-        for s in chosen:
-            panel.series[s] = [full[s].get(p, 0.0) for p in periods]
-            for rule in d.alerts:
-                if rule.get("type") == "surge" and rule.get("grain") == grain:
-                    panel.surge[s] = _surge_line(full[s], periods, rule)
-        base = next((b for b, of in derived_of.items() if of == d.name), None)
-        if base:
-            brows = rows(con, "SELECT series, period_start, value FROM indicator_values WHERE indicator = ? "
-                              "AND grain = ? AND series IN (SELECT unnest(?)) AND period_start BETWEEN ? AND ?",
-                         [base, grain, chosen, periods[0], last])
-            bmap = {(r["series"], r["period_start"]): r["value"] for r in brows}
-            for s in chosen:
-                panel.baseline[s] = [bmap.get((s, p)) for p in periods]
-        pset = set(periods)
-        panel.alerts = [a for a in alerts if a["indicator"] == d.name and a["series"] in panel.series
-                        and a["period_start"] in pset and (a.get("grain") in (None, grain))]
-        panels.append(panel)
-    return panels

@@ -11,13 +11,14 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from flows.alert_email import period_label
-from flows.alerting import ack, evaluate_alerts, silence
-from flows.settings import Settings
+from alerts.lifecycle import evaluate_alerts
+from alerts.silences import ack, silence
 from indicators.definitions import Definition
-from tests.conftest import SAMPLE, acled_row, write_csv
-from tests.flows.smtp_server import TlsCert, free_port, make_self_signed_cert, running_smtp
-from warehouse.load import ingest_file
+from indicators.periods import period_label
+from riskwatch.settings import Settings
+from tests.conftest import ROOT, SAMPLE, acled_row, write_csv
+from tests.smtp_server import TlsCert, free_port, make_self_signed_cert, running_smtp
+from validation.ingest import ingest_file
 
 AS_OF = dt.date(2024, 11, 10)
 NOW = dt.datetime(2024, 11, 10, 8, 0)
@@ -361,7 +362,7 @@ def test_cli_evaluate_list_silence_ack_and_a_failed_delivery_exit_code(incidents
     put_quarters(incidents, {Q4: 1})
     incidents.close()
     env = {"RISKWATCH_WAREHOUSE": str(warehouse_path), "RISKWATCH_ALERT_TO": TO, "RISKWATCH_SMTP_HOST": "127.0.0.1",
-           "RISKWATCH_SMTP_PORT": str(free_port()), "RISKWATCH_CONFIG": "/nonexistent.toml"}
+           "RISKWATCH_SMTP_PORT": str(free_port()), "RISKWATCH_CONFIG": str(ROOT / "riskwatch.toml")}
     runner = CliRunner()
     for args in (["alerts", "--help"], ["alerts", "silence", "--help"], ["alerts", "ack", "--help"],
                  ["alerts", "list", "--help"]):

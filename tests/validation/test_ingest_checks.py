@@ -8,9 +8,9 @@ import datetime as dt
 import pytest
 
 from tests.conftest import SAMPLE, acled_row, write_csv
-from warehouse import batch_checks, gx_engine
-from warehouse.batch_checks import source_vocabulary
-from warehouse.load import IngestRefused, ingest_file
+from validation import gx_engine
+from validation import ingest as batch_checks
+from validation.ingest import IngestRefused, ingest_file, source_vocabulary
 
 AS_OF = dt.date(2025, 12, 31)
 

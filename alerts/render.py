@@ -14,40 +14,25 @@ import datetime as dt
 import io
 import logging
 from email.message import EmailMessage
-from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import duckdb
-from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup, escape
 
-from flows.notify import build_message, safe_header
 from indicators.definitions import Definition
+from indicators.periods import period_label
 from indicators.rules import parse_rules
+from publish.mail import build_message, safe_header
+from publish.render import environment, safe_url
+from warehouse.db import records
 
 log = logging.getLogger(__name__)
 
-_ENV = Environment(
-    loader=FileSystemLoader(Path(__file__).with_name("templates")),
-    autoescape=lambda name: bool(name and name.endswith(".html.j2")),
-    undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True,
-)
+_ENV = environment("alerts")
 _KIND_WORDS = {"new": "New alert", "escalation": "Escalated", "reminder": "Still firing (reminder)",
                "resolved": "Resolved"}
 CSV_COLUMNS = ("indicator", "series", "period", "incident_id", "event_date", "country", "admin1", "admin2",
                "location", "actor1", "actor2", "fatalities", "notes", "source", "source_url")
-
-
-def period_label(grain: str, start: dt.date | str) -> str:
-    """2024-Q4, 2024-11, 2024-W45 (ISO week)."""
-    start = dt.date.fromisoformat(start) if isinstance(start, str) else start
-    if grain == "quarter":
-        return f"{start.year}-Q{(start.month - 1) // 3 + 1}"
-    if grain == "month":
-        return f"{start:%Y-%m}"
-    year, week, _ = start.isocalendar()
-    return f"{year}-W{week:02d}"
 
 
 def fmt(x: Any) -> str:
@@ -114,19 +99,11 @@ def chart_svg(trailing: list[tuple[str, float]], threshold: float | None, width:
                   f'viewBox="0 0 {width} {height}" role="img" aria-label="recent values">{"".join(parts)}</svg>')
 
 
-def _safe_url(url: Any) -> str | None:
-    # Only web links: a javascript: or data: URL from a source file must not become clickable.
-    if not url or not isinstance(url, str):
-        return None
-    parts = urlsplit(url.strip())
-    return url.strip() if parts.scheme in ("http", "https") and parts.netloc else None
-
-
 def _incident(row: dict) -> dict:
     place = ", ".join(dict.fromkeys(p for p in (row.get("location"), row.get("admin2"), row.get("admin1"),
                                                 row.get("country")) if p))
     actors = " vs ".join(a for a in (row.get("actor1"), row.get("actor2")) if a)
-    return {**row, "place": place, "actors": actors, "url": _safe_url(row.get("source_url")),
+    return {**row, "place": place, "actors": actors, "url": safe_url(row.get("source_url")),
             "source_text": row.get("source_reference") or row.get("source") or ""}
 
 
@@ -144,10 +121,6 @@ def incidents_for(con: duckdb.DuckDBPyConnection, definition: Definition | None,
         log.warning("cannot list incidents behind %s: %s", snap["value_key"], exc)
         return [], f"the incidents could not be listed: {str(exc).splitlines()[0][:200]}"
     return [_incident(r) for r in rows], ""
-
-
-def records(cur: duckdb.DuckDBPyConnection) -> list[dict]:
-    return [dict(zip([d[0] for d in cur.description], r, strict=True)) for r in cur.fetchall()]
 
 
 def failed_checks(con: duckdb.DuckDBPyConnection) -> list[dict]:

@@ -1,0 +1,193 @@
+"""The weekly report: one self-contained HTML file per ISO week, archived in `reports`.
+
+build_weekly_report() gathers (reports/data.py, reports/panels.py), draws (reports/charts.py) and
+renders templates/weekly_report.html.j2; the output depends only on the warehouse and the as-of date
+(no clock), so a rerun over unchanged data gives the same bytes and reports.email does not send it
+twice. PDF: reports/pdf.py.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from indicators import asof
+from indicators.definitions import Definition, load_definitions
+from indicators.periods import period_label
+from publish.render import environment
+from reports import data
+from reports.charts import panel_svg
+from reports.panels import indicator_panels
+from riskwatch.settings import Settings
+from warehouse.atomic import atomic_file
+
+log = logging.getLogger(__name__)
+
+TEMPLATE = "weekly_report.html.j2"
+TAG_LABELS = {
+    "target:chinese_nationals": "Chinese nationals targeted",
+    "cross_border_strike": "Cross-border strike",
+    "suicide_attack": "Suicide attack",
+    "target:cpec_energy": "CPEC / energy target",
+    "sectarian_or_ethnic_targeting": "Sectarian / ethnic targeting",
+    "actor:baloch_separatist": "Baloch separatist",
+    "ttp_violence_kp": "TTP violence (KP)",
+}
+
+
+@dataclass
+class ReportResult:
+    path: Path
+    week_start: dt.date
+    week_end: dt.date
+    iso_year: int
+    iso_week: int
+    headline: dict[str, Any]
+    as_of: dt.date | None = None
+    sha256: str = ""
+    report_id: int | None = None
+    pdf_path: Path | None = None
+    context: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    @property
+    def label(self) -> str:
+        return f"{self.iso_year}-W{self.iso_week:02d}"
+
+
+def default_path(settings: Settings, week: data.Week) -> Path:
+    return Path(settings.reports_dir) / f"weekly-{week.iso_year}-W{week.iso_week:02d}.html"
+
+
+def gather(con: duckdb.DuckDBPyConnection, as_of: dt.date, settings: Settings,
+           definitions: dict[str, Definition] | None = None) -> dict[str, Any]:
+    """Everything the template shows, as plain data."""
+    week = data.report_week(as_of)
+    watched = settings.watched_countries
+    known = asof.prepare(con, as_of, watched)       # the incidents as known on as_of
+    prev = data.previous_report(con, week)
+    # Revisions, rejections and alert changes: since the previous report's as-of date (nothing falls between
+    # two reports), or over the last 7 days for the first report.
+    since = min(prev["as_of"] if prev else as_of - dt.timedelta(days=7), as_of - dt.timedelta(days=1))
+    all_alerts = data.read_alerts(con)
+    alerts = data.week_alerts(all_alerts, week, since, as_of)
+    defs = definitions or load_definitions()
+    panels = indicator_panels(con, defs, week, watched, all_alerts)
+    for p in panels:
+        if p.series:
+            p.svg = panel_svg(p, week.end)
+    failed = data.failed_checks(con)
+    stale_after = int(settings.get("report.stale_after_days", data.STALE_AFTER_DAYS))
+    sources = data.sources(con, known, week, since, as_of, failed, stale_after)
+    incidents = data.notable_incidents(con, known, week)
+    for i in incidents:
+        i["tag_labels"] = [TAG_LABELS.get(t.split(" ")[0], t.split(" ")[0]) + (
+            f" {t.split(' ', 1)[1]}" if " " in t else "") for t in i["tags"]]
+    head = data.headline(con, known, week, alerts)
+    head["notable_incidents"] = len(incidents)
+    head["failed_checks"] = len(failed)
+    head["stale_sources"] = sum(bool(s["stale_reasons"]) for s in sources)
+    titles = {d.name: d.title for d in defs.values()}
+    for a in alerts:
+        a["title"] = titles.get(a["indicator"], a["indicator"])
+        a["period_label"] = period_label(a["grain"], a["period_start"]) if a.get("grain") else str(
+            a["period_start"])
+    revs = data.revisions(con, since, as_of)
+    for r in revs:
+        r["title"] = titles.get(r["indicator"], r["indicator"])
+        r["period_label"] = period_label(r["grain"], r["period_start"])
+    return {
+        "week": week, "as_of": as_of, "since": since, "previous": prev, "watched": watched,
+        "watched_names": [_country_name(c) for c in watched], "headline": head, "alerts": alerts,
+        "panels": panels, "incidents": incidents, "failed_checks": failed, "sources": sources,
+        "stale_after": stale_after, "revisions": revs, "indicators_as_of": data.indicators_as_of(con),
+        "warehouse": Path(str(settings.warehouse)).name, "week_range": week_range(week),
+        "timedelta_day": dt.timedelta(days=1),
+    }
+
+
+def week_range(week: data.Week) -> str:
+    """'4-10 November 2024', '28 October - 3 November 2024', '30 December 2024 - 5 January 2025'."""
+    s, e = week.start, week.end
+    if s.year != e.year:
+        return f"{s.day} {s:%B %Y} \u2013 {e.day} {e:%B %Y}"
+    if s.month != e.month:
+        return f"{s.day} {s:%B} \u2013 {e.day} {e:%B %Y}"
+    return f"{s.day}\u2013{e.day} {e:%B %Y}"
+
+
+def _country_name(iso3: str) -> str:
+    try:
+        import pycountry
+
+        c = pycountry.countries.get(alpha_3=iso3)
+        return getattr(c, "common_name", None) or c.name if c else iso3
+    except (ImportError, LookupError):
+        return iso3
+
+
+def format_change(pct: float | None, now: int) -> str:
+    if pct is None:
+        return "new" if now else "no change"
+    return f"{pct:+.0f}%"
+
+
+def _environment():
+    env = environment("reports")
+    env.filters["change"] = format_change
+    env.filters["basename"] = lambda v: Path(str(v)).name if v else ""
+    env.filters["day"] = lambda d: f"{d.day} {d.strftime('%b %Y')}" if d else ""
+    env.filters["ts"] = lambda t: t.strftime("%Y-%m-%d %H:%M") if t else ""
+    env.filters["num"] = lambda v: "" if v is None else f"{v:,.0f}" if float(v).is_integer() else f"{v:,.1f}"
+    return env
+
+
+def render(context: dict[str, Any]) -> str:
+    return _environment().get_template(TEMPLATE).render(**context)
+
+
+def build_weekly_report(con: duckdb.DuckDBPyConnection, as_of: dt.date, settings: Settings, *,
+                        out: str | Path | None = None) -> ReportResult:
+    """Write the report of the last complete ISO week on or before `as_of`; archive its path and sha256."""
+    context = gather(con, as_of, settings)
+    week = context["week"]
+    html = render(context)
+    path = Path(out) if out else default_path(settings, week)
+    with atomic_file(path, "w", encoding="utf-8") as fh:
+        fh.write(html)
+    digest = hashlib.sha256(html.encode("utf-8")).hexdigest()
+    result = ReportResult(path=path, week_start=week.start, week_end=week.end, iso_year=week.iso_year,
+                          iso_week=week.iso_week, headline=context["headline"], as_of=as_of, sha256=digest,
+                          context=context)
+    result.report_id = archive_report(con, result)
+    log.info("weekly report %s written to %s (sha256 %s)", result.label, path, digest[:12])
+    return result
+
+
+def archive_report(con: duckdb.DuckDBPyConnection, r: ReportResult) -> int | None:
+    """The reports row of this file version (same week and bytes: the same row, path brought current)."""
+    try:
+        found = con.execute("SELECT report_id FROM reports WHERE iso_year = ? AND iso_week = ? AND sha256 = ? "
+                            "ORDER BY report_id DESC LIMIT 1", [r.iso_year, r.iso_week, r.sha256]).fetchone()
+    except duckdb.CatalogException:
+        log.warning("no reports table: the report is not archived (open the warehouse writable)")
+        return None
+    if found:
+        con.execute("UPDATE reports SET path = ?, pdf_path = coalesce(?, pdf_path) WHERE report_id = ?",
+                    [str(r.path.resolve()), str(r.pdf_path) if r.pdf_path else None, found[0]])
+        return found[0]
+    return con.execute(
+        "INSERT INTO reports (iso_year, iso_week, week_start, week_end, as_of, path, sha256, headline, created_at) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?::JSON, CAST(current_timestamp AS TIMESTAMP)) RETURNING report_id",
+        [r.iso_year, r.iso_week, r.week_start, r.week_end, r.as_of, str(r.path.resolve()), r.sha256,
+         _json(r.headline)]).fetchone()[0]
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, default=str, sort_keys=True)

@@ -1,0 +1,145 @@
+"""Typed settings: the only reader of the environment and of the config file.
+
+One set of defaults: riskwatch/defaults.toml (package data, every key explained). A config file
+(`--config`, else RISKWATCH_CONFIG, else ./riskwatch.toml when present) overrides it key by key.
+Secrets and endpoints come from the environment only. This module imports nothing of riskwatch's
+own, so every layer may take a Settings without importing upward.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import tomllib
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+DEFAULTS_FILE = Path(__file__).with_name("defaults.toml")
+DEFAULT_CONFIG = "riskwatch.toml"
+DEFAULT_WAREHOUSE = "warehouse/riskwatch.duckdb"
+DEFAULT_SENDER = "riskwatch@localhost"
+
+
+class SettingsError(ValueError):
+    """A config file that was asked for but cannot be used."""
+
+
+@cache
+def defaults() -> dict[str, Any]:
+    return tomllib.loads(DEFAULTS_FILE.read_text(encoding="utf-8"))
+
+
+def merged(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    """`override` laid over `base`, table by table (a key missing from `override` keeps its default)."""
+    out = copy.deepcopy(base)
+    for key, value in override.items():
+        out[key] = merged(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+    return out
+
+
+@dataclass
+class Settings:
+    warehouse: Path = Path(DEFAULT_WAREHOUSE)
+    config: dict[str, Any] = field(default_factory=dict)    # overrides of defaults.toml
+    environ: dict[str, str] = field(default_factory=dict, repr=False)
+    config_path: str | None = None
+
+    def get(self, dotted: str, default: Any = None) -> Any:
+        """A config value by dotted key ('ingest.max_reject_fraction'): the config file's, else defaults.toml's."""
+        for source in (self.config, defaults()):
+            node: Any = source
+            for part in dotted.split("."):
+                if not isinstance(node, dict) or part not in node:
+                    break
+                node = node[part]
+            else:
+                return merged(defaults_at(dotted), node) if isinstance(node, dict) else node
+        return default
+
+    @property
+    def outbox(self) -> Path:
+        return Path(self.environ.get("RISKWATCH_OUTBOX") or Path(self.reports_dir) / "outbox")
+
+    @property
+    def reports_dir(self) -> Path:
+        return Path(self.get("pipeline.reports_dir"))
+
+    @property
+    def inbox_dir(self) -> Path:
+        return Path(self.get("pipeline.inbox_dir"))
+
+    @property
+    def watched_countries(self) -> list[str]:
+        return list(self.get("pipeline.watched_countries"))
+
+    @property
+    def timezone(self) -> str:
+        return self.environ.get("RISKWATCH_TIMEZONE") or self.get("pipeline.timezone")
+
+    @property
+    def max_reject_fraction(self) -> float:
+        return float(self.get("ingest.max_reject_fraction"))
+
+    @property
+    def mapping_dirs(self) -> list[Path]:
+        return [Path(p) for p in self.get("ingest.mapping_dirs")]
+
+    @property
+    def memory_limit(self) -> str | None:
+        return self.get("ingest.memory_limit")
+
+    @property
+    def batch_limits(self) -> dict[str, Any]:
+        """Batch-level ingest checks' thresholds ([validation])."""
+        return {k: self.get(f"validation.{k}") for k in ("max_row_drop", "null_min_rows", "null_min_filled")}
+
+    @property
+    def mail_from(self) -> str:
+        """The sender of every email riskwatch writes."""
+        return sender(self.environ)
+
+    def source_defaults(self, source: str) -> dict[str, Any]:
+        country = self.get(f"sources.{source}.default_country")
+        return {"country": country} if country else {}
+
+    def recipients(self, kind: str) -> list[str]:
+        """Addresses from RISKWATCH_ALERT_TO / RISKWATCH_REPORT_TO (comma-separated)."""
+        raw = self.environ.get(f"RISKWATCH_{kind.upper()}_TO", "")
+        return [a.strip() for a in raw.split(",") if a.strip()]
+
+
+def sender(environ: dict[str, str]) -> str:
+    """RISKWATCH_MAIL_FROM, else riskwatch@localhost."""
+    return environ.get("RISKWATCH_MAIL_FROM", "").strip() or DEFAULT_SENDER
+
+
+def defaults_at(dotted: str) -> dict[str, Any]:
+    node: Any = defaults()
+    for part in dotted.split("."):
+        node = node.get(part, {}) if isinstance(node, dict) else {}
+    return node if isinstance(node, dict) else {}
+
+
+def load_settings(
+    warehouse: str | Path | None = None, config_path: str | Path | None = None, environ: dict | None = None
+) -> Settings:
+    """Settings from the environment and the config file.
+
+    A config file named explicitly (argument or RISKWATCH_CONFIG) must exist and parse; the implicit
+    ./riskwatch.toml is optional.
+    """
+    env = dict(os.environ if environ is None else environ)
+    named = config_path or env.get("RISKWATCH_CONFIG")
+    path = Path(named or DEFAULT_CONFIG)
+    if named and not path.is_file():
+        raise SettingsError(f"config file {path} not found")
+    try:
+        config = tomllib.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise SettingsError(f"config file {path}: {exc}") from exc
+    except OSError as exc:
+        raise SettingsError(f"config file {path}: {exc.strerror or exc}") from exc
+    wh = warehouse or env.get("RISKWATCH_WAREHOUSE") or DEFAULT_WAREHOUSE
+    return Settings(warehouse=Path(wh), config=config, environ=env, config_path=str(path) if path.is_file() else None)
