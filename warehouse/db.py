@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import re
 from collections.abc import Iterator
 from importlib import resources
@@ -45,7 +46,24 @@ def apply_migrations(con: duckdb.DuckDBPyConnection) -> list[int]:
             con.execute(sql)
             con.execute("INSERT INTO schema_migrations (version, name) VALUES (?, ?)", [version, name])
         applied.append(version)
+    apply_views(con)
     return applied
+
+
+def apply_views(con: duckdb.DuckDBPyConnection) -> bool:
+    """Re-create the public views from schema/views.sql when its text differs from the last applied."""
+    sql = resources.files("warehouse.schema").joinpath("views.sql").read_text(encoding="utf-8")
+    digest = hashlib.sha256(sql.encode()).hexdigest()
+    con.execute(
+        "CREATE TABLE IF NOT EXISTS schema_views (sha256 VARCHAR, applied_at TIMESTAMP DEFAULT current_timestamp)"
+    )
+    if con.execute("SELECT count(*) FROM schema_views WHERE sha256 = ?", [digest]).fetchone()[0]:
+        return False
+    with transaction(con):
+        con.execute(sql)
+        con.execute("DELETE FROM schema_views")
+        con.execute("INSERT INTO schema_views (sha256) VALUES (?)", [digest])
+    return True
 
 
 @contextlib.contextmanager

@@ -1,0 +1,73 @@
+-- Public views and the macros they use (DESIGN.md "Warehouse views"): the current definition of each,
+-- in dependency order. Not a migration: warehouse/db.py re-runs this file after the migrations
+-- whenever its text changes (the hash is kept in schema_views), so a view changes by editing it here
+-- and the change shows up in one diff. Tables change only through numbered migrations.
+
+CREATE OR REPLACE MACRO public_incidents(tbl) AS TABLE
+SELECT c.incident_id, c.source, c.source_event_id, c.event_date, c.country, c.country_iso3,
+       c.admin1, c.admin2, c.location, c.latitude, c.longitude, c.event_type, c.sub_event_type,
+       c.actor1, c.assoc_actor_1, c.actor2, c.assoc_actor_2, c.fatalities, c.notes,
+       c.source_updated_at, c.valid_from AS ingested_at, d.duplicate_of,
+       c.date_end, c.date_precision, c.admin3, c.geo_precision, c.disorder_type, c.inter1, c.inter2,
+       c.civilian_targeting, c.fatalities_low, c.fatalities_high, c.target_type, c.target_name,
+       c.target_nationality, c.perpetrator_iso3, c.source_reference, c.source_url, c.tags, c.extra,
+       c.first_ingested_at, c.source_file, c.source_line
+FROM query_table(tbl) c
+LEFT JOIN incident_duplicates d USING (incident_id)
+WHERE NOT c.is_deleted;
+
+CREATE OR REPLACE VIEW incidents AS SELECT * FROM public_incidents('incident_current');
+
+-- Every version ever held, current one with valid_to NULL; the basis of --as-of reconstruction.
+CREATE OR REPLACE VIEW incident_versions AS
+SELECT *, CAST(NULL AS TIMESTAMP) AS valid_to FROM incident_current
+UNION ALL BY NAME
+SELECT * FROM incident_history;
+
+CREATE OR REPLACE VIEW rejected_incidents AS
+SELECT source, file, line, reason, raw, ingest_run_id, rejected_at FROM rejected_rows;
+
+CREATE OR REPLACE VIEW incident_tags AS
+SELECT t.incident_id, t.tag, t.detail, t.rule, t.tagged_at
+FROM incident_tag_rows t JOIN incidents i USING (incident_id);
+
+CREATE OR REPLACE VIEW indicator_values AS
+SELECT indicator, series, grain, period_start, period_end, value, is_complete, computed_at, as_of
+FROM indicator_value_rows;
+
+CREATE OR REPLACE MACRO alert_silenced(ind, ser, vkey, day) AS EXISTS (
+    SELECT 1 FROM alert_silences s
+    WHERE s.until >= day AND s.indicator = ind AND coalesce(s.series = ser, true)
+      AND coalesce(s.value_key = vkey, true)
+);
+
+CREATE OR REPLACE VIEW alerts AS
+SELECT a.alert_id, a.indicator, a.series, a.period_start, a.severity, a.rule, a.value, a.threshold,
+       CASE WHEN a.status = 'firing' AND alert_silenced(a.indicator, a.series, a.value_key, current_date)
+            THEN 'silenced' ELSE a.status END AS status,
+       a.first_seen_at, a.last_seen_at, a.notified_at,
+       a.grain, a.period_end, a.value_key, a.rule_type, a.clear_threshold, a.baseline, a.p_value,
+       a.resolved_at, a.resolved_reason, a.acked_at, a.ack_note, a.as_of
+FROM alert_rows a;
+
+-- One row per alert value (the rules on one indicator/series/grain/period): how severe it is now and
+-- what was last queued about it (its announced state). flows/alerting.py decides from it what to send.
+CREATE OR REPLACE VIEW alert_values AS
+WITH g AS (
+    SELECT value_key, any_value(indicator) AS indicator, any_value(series) AS series, any_value(grain) AS grain,
+           any_value(period_start) AS period_start, max(value) AS value,
+           max(CASE WHEN status = 'firing' THEN CASE severity WHEN 'critical' THEN 2 ELSE 1 END END) AS firing_rank,
+           bool_or(status = 'firing' AND acked_at IS NOT NULL) AS acked,
+           arg_max(resolved_reason, resolved_at) AS last_resolution
+    FROM alert_rows GROUP BY value_key
+), announced AS (
+    SELECT i.value_key, n.kind, i.severity, n.created_at
+    FROM notification_items i JOIN notifications n USING (notification_id)
+    QUALIFY row_number() OVER (PARTITION BY i.value_key ORDER BY n.notification_id DESC) = 1
+)
+SELECT g.*, a.kind AS last_kind, a.severity AS last_severity, a.created_at AS last_queued_at
+FROM g LEFT JOIN announced a USING (value_key);
+
+CREATE OR REPLACE VIEW failed_checks AS
+SELECT r.* FROM validation_results r
+WHERE r.run_id = (SELECT max(run_id) FROM validation_runs WHERE kind = 'full') AND NOT r.success;
