@@ -28,14 +28,6 @@ CREATE TABLE refresh_state (
     definitions_hash VARCHAR
 );
 
-CREATE OR REPLACE VIEW incident_tags AS
-SELECT t.incident_id, t.tag, t.detail, t.rule, t.tagged_at
-FROM incident_tag_rows t JOIN incidents i USING (incident_id);
-
-CREATE OR REPLACE VIEW indicator_values AS
-SELECT indicator, series, grain, period_start, period_end, value, is_complete, computed_at, as_of
-FROM indicator_value_rows;
-
 -- Values of past (complete) periods that changed on a refresh: late reports, revisions, deletions.
 CREATE TABLE indicator_revisions (
     indicator VARCHAR NOT NULL,
@@ -47,3 +39,4 @@ CREATE TABLE indicator_revisions (
     changed_at TIMESTAMP NOT NULL,
     as_of DATE NOT NULL
 );
+-- (View definitions moved to warehouse/schema/views.sql, which db.py re-applies after the migrations.)

@@ -28,6 +28,4 @@ CREATE TABLE validation_results (
 );
 
 -- The checks that failed in the latest validation run: what the alert step and the report read.
-CREATE OR REPLACE VIEW failed_checks AS
-SELECT r.* FROM validation_results r
-WHERE r.run_id = (SELECT max(run_id) FROM validation_runs) AND NOT r.success;
+-- (View definitions moved to warehouse/schema/views.sql, which db.py re-applies after the migrations.)

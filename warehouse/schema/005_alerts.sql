@@ -42,12 +42,6 @@ CREATE TABLE alert_silences (
     created_at TIMESTAMP NOT NULL
 );
 
-CREATE OR REPLACE MACRO alert_silenced(ind, ser, vkey, day) AS EXISTS (
-    SELECT 1 FROM alert_silences s
-    WHERE s.until >= day AND s.indicator = ind AND coalesce(s.series = ser, true)
-      AND coalesce(s.value_key = vkey, true)
-);
-
 CREATE SEQUENCE notification_seq START 1;
 
 -- The outgoing queue: a row is committed as 'pending' before the email is attempted and marked 'sent'
@@ -83,30 +77,4 @@ CREATE TABLE notification_items (
     alert_ids VARCHAR[] NOT NULL,
     snapshot JSON NOT NULL
 );
-
-CREATE OR REPLACE VIEW alerts AS
-SELECT a.alert_id, a.indicator, a.series, a.period_start, a.severity, a.rule, a.value, a.threshold,
-       CASE WHEN a.status = 'firing' AND alert_silenced(a.indicator, a.series, a.value_key, current_date)
-            THEN 'silenced' ELSE a.status END AS status,
-       a.first_seen_at, a.last_seen_at, a.notified_at,
-       a.grain, a.period_end, a.value_key, a.rule_type, a.clear_threshold, a.baseline, a.p_value,
-       a.resolved_at, a.resolved_reason, a.acked_at, a.ack_note, a.as_of
-FROM alert_rows a;
-
--- One row per alert value (the rules on one indicator/series/grain/period): how severe it is now and
--- what was last queued about it (its announced state). flows/alerting.py decides from it what to send.
-CREATE OR REPLACE VIEW alert_values AS
-WITH g AS (
-    SELECT value_key, any_value(indicator) AS indicator, any_value(series) AS series, any_value(grain) AS grain,
-           any_value(period_start) AS period_start, max(value) AS value,
-           max(CASE WHEN status = 'firing' THEN CASE severity WHEN 'critical' THEN 2 ELSE 1 END END) AS firing_rank,
-           bool_or(status = 'firing' AND acked_at IS NOT NULL) AS acked,
-           arg_max(resolved_reason, resolved_at) AS last_resolution
-    FROM alert_rows GROUP BY value_key
-), announced AS (
-    SELECT i.value_key, n.kind, i.severity, n.created_at
-    FROM notification_items i JOIN notifications n USING (notification_id)
-    QUALIFY row_number() OVER (PARTITION BY i.value_key ORDER BY n.notification_id DESC) = 1
-)
-SELECT g.*, a.kind AS last_kind, a.severity AS last_severity, a.created_at AS last_queued_at
-FROM g LEFT JOIN announced a USING (value_key);
+-- (View definitions moved to warehouse/schema/views.sql, which db.py re-applies after the migrations.)
