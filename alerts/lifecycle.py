@@ -35,10 +35,12 @@ _COUNTS = {"new": "new", "escalation": "escalated", "reminder": "reminded", "res
 def evaluate_alerts(
     con: duckdb.DuckDBPyConnection, as_of: dt.date, settings: Settings, *, dry_run: bool = False,
     backfill: bool = False, now: dt.datetime | None = None, definitions: dict[str, Definition] | None = None,
+    since: dt.date | None = None,
 ) -> AlertRun:
     """Evaluate every rule, update alert state, queue and deliver notifications (see module docstring).
 
     backfill: judge every period, record past breaches as resolved, queue and send nothing.
+    since: judge no period that starts before this day (backfill --from): no alert row before it.
     dry_run: compute what would be queued and sent, change nothing.
     """
     now = now or dt.datetime.now().replace(microsecond=0)
@@ -47,12 +49,13 @@ def evaluate_alerts(
     checks = render.failed_checks(con)
     critical = {n: [k["check_name"] for k in render.checks_for(checks, n) if k["severity"] == "critical"]
                 for n in defs}
-    candidates = evaluate_rules(con, defs, as_of, settings.watched_countries, all_periods=backfill)
+    candidates = evaluate_rules(con, defs, as_of, settings.watched_countries, all_periods=backfill, since=since)
     run.withheld = [Withheld(c.indicator, defs[c.indicator].title, c.series, period_label(
         c.grain, c.period_start), c.rule.name, c.rule.severity, c.value, critical[c.indicator])
         for c in candidates if critical[c.indicator] and c.breached and c.in_window]
     live = [c for c in candidates if not critical[c.indicator]]
-    run.past_breaches = sum(c.breached and not c.in_window for c in live)
+    # Counted per value: the rules on one value are one alert (as `alerts list` and the report count).
+    run.past_breaches = len({c.value_key for c in live if c.breached and not c.in_window})
     con.execute("BEGIN TRANSACTION")
     try:
         _record(con, live, [n for n in defs if not critical[n]], as_of, now)

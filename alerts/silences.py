@@ -8,6 +8,9 @@ import duckdb
 
 from indicators.definitions import Definition, load_definitions
 
+# An alert id is the value's (`alerts` view, emails); one rule's id (alert_rows) is accepted too.
+_BY_ID = ("SELECT {cols} FROM alert_rows WHERE left(sha256(value_key), 12) = ? OR alert_id = ?")
+
 
 def silence(con: duckdb.DuckDBPyConnection, matcher: str, until: dt.date, reason: str, *,
             now: dt.datetime | None = None, definitions: dict[str, Definition] | None = None) -> dict:
@@ -17,7 +20,7 @@ def silence(con: duckdb.DuckDBPyConnection, matcher: str, until: dt.date, reason
         raise ValueError("a reason is required: say why, so the next analyst knows")
     if until < now.date():
         raise ValueError(f"--until {until} is in the past")
-    row = con.execute("SELECT indicator, series, value_key FROM alert_rows WHERE alert_id = ?", [matcher]).fetchone()
+    row = con.execute(_BY_ID.format(cols="indicator, series, value_key"), [matcher, matcher]).fetchone()
     if row is None:
         indicator, _, series = matcher.partition("/")
         known = set(load_definitions() if definitions is None else definitions)
@@ -34,9 +37,9 @@ def silence(con: duckdb.DuckDBPyConnection, matcher: str, until: dt.date, reason
 def ack(con: duckdb.DuckDBPyConnection, alert_id: str, note: str | None = None, *,
         now: dt.datetime | None = None) -> int:
     """Acknowledge an alert (and the other rules on its value): no more reminders. Returns rows updated."""
-    count = con.execute("UPDATE alert_rows SET acked_at = ?, ack_note = ? WHERE value_key = "
-                        "(SELECT value_key FROM alert_rows WHERE alert_id = ?)",
-                        [now or dt.datetime.now().replace(microsecond=0), note, alert_id]).fetchone()[0]
+    count = con.execute(f"UPDATE alert_rows SET acked_at = ?, ack_note = ? WHERE value_key = "
+                        f"({_BY_ID.format(cols='value_key')} LIMIT 1)",
+                        [now or dt.datetime.now().replace(microsecond=0), note, alert_id, alert_id]).fetchone()[0]
     if not count:
         raise ValueError(f"no alert {alert_id!r}: see `riskwatch alerts list`")
     return count

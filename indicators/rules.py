@@ -130,8 +130,14 @@ def value_key(indicator: str, series: str, grain: str, period_start: dt.date) ->
 
 
 def alert_id(indicator: str, series: str, grain: str, period_start: dt.date, rule: str) -> str:
-    """The fingerprint (indicator, series, grain, period, rule) as 12 hex characters: stable and typeable."""
+    """One rule's row (alert_rows): the fingerprint (indicator, series, grain, period, rule) as 12 hex."""
     return hashlib.sha256(f"{value_key(indicator, series, grain, period_start)}/{rule}".encode()).hexdigest()[:12]
+
+
+def value_id(key: str) -> str:
+    """The id analysts see (`alerts` view, emails, ack/silence): one alert per value, 12 hex of its key's
+    sha256 (views.sql computes the same with left(sha256(value_key), 12))."""
+    return hashlib.sha256(key.encode()).hexdigest()[:12]
 
 
 def poisson_tail(k: float, mu: float) -> float:
@@ -184,18 +190,23 @@ def series_target_sql(col: str = "series") -> str:
 
 def evaluate_rules(
     con: duckdb.DuckDBPyConnection, definitions: dict[str, Definition], as_of: dt.date, watched: list[str], *,
-    all_periods: bool = False,
+    all_periods: bool = False, since: dt.date | None = None, values: str = "indicator_value_rows",
 ) -> list[Candidate]:
     """Judge every rule on the current and last complete period of each series (all_periods: every period
-    with a value, for backfills). Non-breaching window values are returned too: they resolve firing alerts."""
+    with a value, for backfills and backtests). Non-breaching window values are returned too: they resolve
+    firing alerts. since: no candidate for a period starting before it (earlier periods still feed the
+    baselines). values: the relation holding the values (indicator_value_rows' columns; the backtest
+    passes its as-of values). A value that is NULL (no source covers the period) is never judged and
+    never counts in a baseline."""
     found = []
     for d in definitions.values():
         for rule in parse_rules(d):
-            found += _evaluate(con, d.name, rule, as_of, watched, all_periods)
+            found += _evaluate(con, d.name, rule, as_of, watched, all_periods, since, values)
     return found
 
 
-def _evaluate(con, indicator: str, rule: Rule, as_of: dt.date, watched: list[str], all_periods: bool) -> list:
+def _evaluate(con, indicator: str, rule: Rule, as_of: dt.date, watched: list[str], all_periods: bool,
+              since: dt.date | None = None, values: str = "indicator_value_rows") -> list:
     assert rule.grain in GRAINS  # parse_rules checked it; the window sizes below are interpolated ints
     n, history, keep = max(rule.n, 1), max(rule.n, rule.min_periods, 1), max(TRAILING, rule.n + 1)
     watched_sql = f"AND list_contains($watched, {series_target_sql()})" if rule.series_in_watched else ""
@@ -206,15 +217,15 @@ def _evaluate(con, indicator: str, rule: Rule, as_of: dt.date, watched: list[str
         f"  list(period_start) OVER t AS trail_p, list(value) OVER t AS trail_v, "
         f"  max(period_start) OVER s AS latest, "
         f"  max(period_start) FILTER (WHERE period_end <= $as_of) OVER s AS latest_complete "
-        f"  FROM indicator_value_rows WHERE indicator = $ind AND grain = $grain AND period_start <= $as_of "
+        f"  FROM {values} WHERE indicator = $ind AND grain = $grain AND period_start <= $as_of "
         f"  {watched_sql} "
         f"  WINDOW s AS (PARTITION BY series), "
         f"  w AS (PARTITION BY series ORDER BY period_start ROWS BETWEEN {n} PRECEDING AND 1 PRECEDING), "
         f"  h AS (PARTITION BY series ORDER BY period_start ROWS BETWEEN {history} PRECEDING AND 1 PRECEDING), "
         f"  t AS (PARTITION BY series ORDER BY period_start ROWS BETWEEN {keep - 1} PRECEDING AND CURRENT ROW)"
-        f") WHERE period_start IN (latest, latest_complete) OR ($all AND value > 0) "
-        f"ORDER BY series, period_start",
-        {"ind": indicator, "grain": rule.grain, "as_of": as_of, "all": all_periods,
+        f") WHERE (period_start IN (latest, latest_complete) OR ($all AND value > 0)) AND value IS NOT NULL "
+        f"AND period_start >= $since ORDER BY series, period_start",
+        {"ind": indicator, "grain": rule.grain, "as_of": as_of, "all": all_periods, "since": since or dt.date.min,
          **({"watched": list(watched)} if rule.series_in_watched else {})},
     ).fetchall()
     out = []

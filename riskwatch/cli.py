@@ -203,6 +203,8 @@ def indicators(settings: Settings, as_of: dt.datetime | None, full: bool) -> Non
 def backfill(settings: Settings, since: dt.datetime, as_of: dt.datetime | None) -> None:
     """Recompute every indicator period since --from and record past breaches as resolved alerts (never emails).
 
+    No alert is recorded for a period that starts before --from (earlier values still feed the baselines).
+
     \b
     Examples:
       riskwatch backfill --from 2018-01-01
@@ -214,8 +216,9 @@ def backfill(settings: Settings, since: dt.datetime, as_of: dt.datetime | None) 
     con = open_writer(settings)
     result = refresh(con, as_date(as_of), watched=settings.watched_countries, since=since.date())
     click.echo(result.summary())
-    run = evaluate_alerts(con, as_date(as_of), settings, backfill=True)
-    click.echo(f"alert history recorded (no emails sent): {run.past_breaches} past breach(es), {run.firing} firing now")
+    run = evaluate_alerts(con, as_date(as_of), settings, backfill=True, since=since.date())
+    click.echo(f"alert history recorded from {since.date()} (no emails sent): {run.past_breaches} past alert(s), "
+               f"{run.firing} firing now")
     con.close()
 
 

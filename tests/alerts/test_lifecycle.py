@@ -140,7 +140,13 @@ def test_a_first_breach_of_both_rules_is_one_critical_email(incidents):
         result = run(incidents, server)
     assert subjects(server) == ["[riskwatch CRITICAL] Attacks on Chinese nationals (PAK): 2 in 2024-Q4"]
     assert result.new == 1 and result.escalated == 0
-    assert incidents.execute("SELECT count(*) FROM alerts WHERE status = 'firing'").fetchone()[0] == 2
+    # Two rules breached, one alert: the view, the rule rows behind it and the report all count one.
+    assert incidents.execute("SELECT count(*) FROM alert_rows WHERE status = 'firing'").fetchone()[0] == 2
+    assert incidents.execute("SELECT rule, severity, rules_firing FROM alerts WHERE status = 'firing'").fetchall() \
+        == [("repeated_attacks_on_chinese_nationals", "critical",
+             ["attack_on_chinese_nationals", "repeated_attacks_on_chinese_nationals"])]
+    from reports.data import read_alerts
+    assert len(read_alerts(incidents)) == 1
 
 
 def test_a_breach_that_clears_sends_one_resolved_note(incidents):
@@ -330,11 +336,21 @@ def test_backfill_records_past_breaches_as_resolved_and_never_emails(incidents):
         live = run(con, server, now=NOW + dt.timedelta(hours=1))
     assert back.sent == 0 and back.pending == 0
     states = con.execute("SELECT period_start, rule, status, resolved_reason FROM alerts ORDER BY ALL").fetchall()
-    assert states == [(dt.date(2024, 1, 1), "attack_on_chinese_nationals", "resolved", "backfill"),
-                      (dt.date(2024, 1, 1), "repeated_attacks_on_chinese_nationals", "resolved", "backfill"),
+    assert states == [(dt.date(2024, 1, 1), "repeated_attacks_on_chinese_nationals", "resolved", "backfill"),
                       (Q4, "attack_on_chinese_nationals", "firing", None)]
+    assert back.past_breaches == 1      # one alert for the value both rules breached
     assert subjects(server) == ["[riskwatch WARNING] Attacks on Chinese nationals (PAK): 1 in 2024-Q4"]
     assert live.sent == 1
+
+
+def test_backfill_from_records_no_alert_before_it_but_uses_earlier_values_as_baseline(incidents):
+    con = incidents
+    put_quarters(con, {dt.date(2023, 10, 1): 2, dt.date(2024, 1, 1): 3, Q4: 1})
+    with running_smtp() as server:
+        back = run(con, server, backfill=True, since=dt.date(2024, 1, 1))
+    assert server.messages == [] and back.past_breaches == 1
+    assert con.execute("SELECT min(period_start) FROM alert_rows").fetchone()[0] == dt.date(2024, 1, 1)
+    assert con.execute("SELECT count(*) FROM alerts WHERE period_start < DATE '2024-01-01'").fetchone()[0] == 0
 
 
 def test_without_smtp_host_the_email_goes_to_the_outbox_and_route_overrides_recipients(incidents, tmp_path):

@@ -41,14 +41,31 @@ CREATE OR REPLACE MACRO alert_silenced(ind, ser, vkey, day) AS EXISTS (
       AND coalesce(s.value_key = vkey, true)
 );
 
+-- One row per alert: the rules on one value (indicator, series, grain, period) act as ONE alert that
+-- escalates, so lists, the report and the emails count the same thing. alert_id is the value's id
+-- (12 hex of sha256(value_key), indicators.rules.value_id); the row shows the rule with the highest
+-- standing (firing before resolved, critical before warning); alert_rows keeps one row per rule.
 CREATE OR REPLACE VIEW alerts AS
-SELECT a.alert_id, a.indicator, a.series, a.period_start, a.severity, a.rule, a.value, a.threshold,
-       CASE WHEN a.status = 'firing' AND alert_silenced(a.indicator, a.series, a.value_key, current_date)
-            THEN 'silenced' ELSE a.status END AS status,
-       a.first_seen_at, a.last_seen_at, a.notified_at,
-       a.grain, a.period_end, a.value_key, a.rule_type, a.clear_threshold, a.baseline, a.p_value,
-       a.resolved_at, a.resolved_reason, a.acked_at, a.ack_note, a.as_of
-FROM alert_rows a;
+WITH ranked AS (
+    SELECT a.*,
+           min(a.first_seen_at) OVER v AS value_first_seen_at, max(a.last_seen_at) OVER v AS value_last_seen_at,
+           max(a.notified_at) OVER v AS value_notified_at, max(a.acked_at) OVER v AS value_acked_at,
+           list(a.rule ORDER BY a.rule) FILTER (WHERE a.status = 'firing') OVER v AS rules_firing,
+           row_number() OVER (PARTITION BY a.value_key ORDER BY a.status = 'firing' DESC,
+                              a.severity = 'critical' DESC, a.last_seen_at DESC, a.rule) AS standing
+    FROM alert_rows a
+    WINDOW v AS (PARTITION BY a.value_key)
+)
+SELECT left(sha256(r.value_key), 12) AS alert_id, r.indicator, r.series, r.period_start, r.severity, r.rule,
+       r.value, r.threshold,
+       CASE WHEN r.status = 'firing' AND alert_silenced(r.indicator, r.series, r.value_key, current_date)
+            THEN 'silenced' ELSE r.status END AS status,
+       r.value_first_seen_at AS first_seen_at, r.value_last_seen_at AS last_seen_at,
+       r.value_notified_at AS notified_at,
+       r.grain, r.period_end, r.value_key, r.rule_type, r.clear_threshold, r.baseline, r.p_value,
+       r.resolved_at, r.resolved_reason, r.value_acked_at AS acked_at, r.ack_note, r.as_of,
+       coalesce(r.rules_firing, []) AS rules_firing
+FROM ranked r WHERE r.standing = 1;
 
 -- One row per alert value (the rules on one indicator/series/grain/period): how severe it is now and
 -- what was last queued about it (its announced state). flows/alerting.py decides from it what to send.
