@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from pathlib import Path
 
 import duckdb
 
@@ -19,6 +20,20 @@ from riskwatch.settings import Settings
 from warehouse.db import transaction
 
 OUTBOX_TO = "riskwatch-alerts@localhost"   # outbox files need some To: when no recipients are configured
+
+
+def report_for(con: duckdb.DuckDBPyConnection, settings: Settings, as_of: dt.date) -> dict:
+    """The weekly report an alert email points at: the newest archived one up to as_of, else the file the
+    next weekly run writes (the last complete ISO week); linked under [report] base_url, else its path."""
+    row = con.execute("SELECT path FROM reports WHERE week_end <= ? ORDER BY week_end DESC, report_id DESC "
+                      "LIMIT 1", [as_of]).fetchone()
+    if row:
+        name = Path(row[0]).name
+        return {"name": name, "link": settings.report_link(name) if settings.get("report.base_url") else row[0]}
+    end = as_of - dt.timedelta(days=as_of.isoweekday() % 7)
+    year, week, _ = end.isocalendar()
+    name = f"weekly-{year}-W{week:02d}.html"
+    return {"name": name, "link": settings.report_link(name)}
 
 
 def deliver_pending(
@@ -44,7 +59,8 @@ def deliver_pending(
             message = render.render_message(
                 con, kind=kind, severity=severity, subject=subject, snapshots=[json.loads(s) for s, _ in items],
                 definitions=defs, as_of=as_of, watched=settings.watched_countries, checks=checks,
-                withheld=run.withheld, sender=sender, recipients=recipients, message_id=message_id)
+                withheld=run.withheld, sender=sender, recipients=recipients, message_id=message_id,
+                report=report_for(con, settings, as_of))
             con.execute("UPDATE notifications SET attempts = attempts + 1, last_attempt_at = ? "
                         "WHERE notification_id = ?", [now, nid])
             where = deliver(message, settings=smtp, outbox_dir=settings.outbox, name=f"riskwatch-alert-{nid:06d}")

@@ -1,9 +1,12 @@
 """The alert email: subject, plain text + HTML (Jinja2) and a CSV of the incidents behind each value.
 
-Every section explains itself: the rule and its numbers, the series' recent values (an inline SVG drawn
-here, so the mail loads nothing from outside), the incidents that make up the value and the failed
-validation checks. Incident text is data from outside: it only ever reaches bodies (HTML autoescaped)
-and the CSV, never a header; the subject is built from sanitized fields.
+Every section explains itself: a human title and what to do (the indicator's `title` and `runbook`),
+the rules and their numbers, the series' recent values as a PNG chart with axes and the threshold line
+(publish.charts, the report's chart library; inline as a Content-ID part, so the mail loads nothing
+from outside and survives clients that strip SVG), the incidents that make up the value with links to
+their sources, a link to the weekly report, and the ack/silence commands with the alert's real id.
+Incident text is data from outside: it only ever reaches bodies (HTML autoescaped) and the CSV, never
+a header; the subject is built from sanitized fields.
 """
 
 from __future__ import annotations
@@ -17,11 +20,11 @@ from email.message import EmailMessage
 from typing import Any
 
 import duckdb
-from markupsafe import Markup, escape
 
 from indicators.definitions import Definition
-from indicators.periods import period_label
-from indicators.rules import parse_rules
+from indicators.periods import period_end, period_label
+from indicators.rules import parse_rules, value_id
+from publish.charts import SeriesChart, panel_png
 from publish.mail import build_message, safe_header
 from publish.render import environment, safe_url
 from warehouse.db import records
@@ -76,27 +79,20 @@ def explain(rule: dict) -> str:
     return text + (f" ({rule['note']})" if rule.get("note") else "")
 
 
-def chart_svg(trailing: list[tuple[str, float]], threshold: float | None, width: int = 300, height: int = 80) -> Markup:
-    """Bars of the recent values, the alert period in red, the threshold dashed; plain numbers only."""
-    if not trailing:
-        return Markup("")
-    values = [float(v) for _, v in trailing]
-    top, plot = max([*values, threshold or 0.0, 1.0]), height - 16
-    step = width / len(values)
-    parts = []
-    for i, (label, v) in enumerate(trailing):
-        h = plot * v / top
-        colour = "#c0392b" if i == len(values) - 1 else "#95a5a6"
-        parts.append(f'<rect x="{i * step + 1:.1f}" y="{plot - h + 2:.1f}" width="{max(step - 2, 1):.1f}" '
-                     f'height="{h:.1f}" fill="{colour}"><title>{escape(label)}: {fmt(v)}</title></rect>')
-    if threshold:
-        y = plot - plot * threshold / top + 2
-        parts.append(f'<line x1="0" x2="{width}" y1="{y:.1f}" y2="{y:.1f}" stroke="#2c3e50" stroke-dasharray="4 3"/>')
-    for x, anchor, label in ((1, "start", trailing[0][0]), (width - 1, "end", trailing[-1][0])):
-        parts.append(f'<text x="{x}" y="{height - 2}" font-size="10" text-anchor="{anchor}" '
-                     f'font-family="sans-serif" fill="#555">{escape(label)}</text>')
-    return Markup(f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
-                  f'viewBox="0 0 {width} {height}" role="img" aria-label="recent values">{"".join(parts)}</svg>')
+def chart_png(snap: dict, threshold: dict | None) -> bytes:
+    """The value's recent periods as bars with axes, the alert period highlighted, the threshold dashed."""
+    periods = [dt.date.fromisoformat(p) for p, _ in snap["trailing"]]
+    start = dt.date.fromisoformat(snap["period_start"])
+    thresholds = [{"value": float(threshold["threshold"]), "severity": threshold["severity"],
+                   "label": f"{threshold['severity']} \u2265 {fmt(threshold['threshold'])}"}] if threshold else []
+    chart = SeriesChart(
+        name=snap["value_key"], unit=snap.get("unit") or "", grain=snap["grain"], periods=periods,
+        period_ends=[period_end(p, snap["grain"]) for p in periods],
+        series={snap["series"]: [float(v or 0) for _, v in snap["trailing"]]}, thresholds=thresholds,
+        alerts=[{"period_start": start, "series": snap["series"], "value": float(snap["value"] or 0),
+                 "severity": snap["severity"], "status": "resolved" if snap.get("kind") == "resolved" else "firing"}]
+        if start in periods else [])
+    return panel_png(chart, start, current_label="alert period")
 
 
 def _incident(row: dict) -> dict:
@@ -183,29 +179,38 @@ def render_message(
     con: duckdb.DuckDBPyConnection, *, kind: str, severity: str, subject: str, snapshots: list[dict],
     definitions: dict[str, Definition], as_of: dt.date, watched: list[str], checks: list[dict],
     withheld: list[Any], sender: str, recipients: list[str], message_id: str | None = None,
+    report: dict | None = None,
 ) -> EmailMessage:
-    """The multipart email of one notification (text + HTML + incidents.csv)."""
-    sections = []
-    for snap in snapshots:
+    """The multipart email of one notification: text + HTML (charts as inline PNG parts) + incidents.csv.
+    report: {"name", "link"} of the weekly report to point at (None: no link)."""
+    sections, images = [], []
+    for i, snap in enumerate(snapshots):
         definition = definitions.get(snap["indicator"])
         incidents, note = incidents_for(con, definition, snap, as_of, watched)
         trailing = [(period_label(snap["grain"], p), float(v)) for p, v in snap["trailing"]]
         top = max((r for r in snap["rules"] if r["threshold"] is not None), default=None,
                   key=lambda r: (r["status"] == "firing", r["severity"] == "critical"))
+        cid = f"chart-{i + 1}@riskwatch.alert"
+        images.append((cid, chart_png({**snap, "kind": kind}, top), "image/png"))
+        rule_titles = {r.name: r.title for r in parse_rules(definition)} if definition else {}
         sections.append({
             **snap, "period": period_label(snap["grain"], snap["period_start"]), "value_text": fmt(snap["value"]),
-            "rules": [{**r, "explanation": explain(r)} for r in snap["rules"]],
+            "alert_id": value_id(snap["value_key"]),
+            "rules": [{**r, "explanation": explain(r), "title": rule_titles.get(r["rule"]) or r["rule"]}
+                      for r in snap["rules"]],
             "trailing_text": ", ".join(f"{p}: {fmt(v)}" for p, v in trailing),
-            "chart": chart_svg(trailing, top["threshold"] if top else None), "incidents": incidents,
+            "chart_cid": cid, "incidents": incidents,
             "incidents_note": note, "description": definition.description.strip() if definition else "",
+            "runbook": definition.runbook if definition else "",
             "checks": checks_for(checks, snap["indicator"]),
         })
     context = {"kind": kind, "kind_word": _KIND_WORDS[kind], "severity": severity, "subject": subject,
-               "sections": sections, "withheld": withheld, "as_of": as_of.isoformat(), "fmt": fmt}
+               "sections": sections, "withheld": withheld, "as_of": as_of.isoformat(), "fmt": fmt,
+               "report": report}
     text = _ENV.get_template("alert.txt.j2").render(context)
     html = _ENV.get_template("alert.html.j2").render(context)
     attachments = [("incidents.csv", incidents_csv(sections), "text/csv")]
-    message = build_message(subject, sender, recipients, text, html=html, attachments=attachments)
+    message = build_message(subject, sender, recipients, text, html=html, attachments=attachments, inline=images)
     if message_id:
         message.replace_header("Message-ID", message_id)
     return message

@@ -31,6 +31,7 @@ class Definition:
     checks: dict[str, Any] = field(default_factory=dict)
     alerts: list[dict[str, Any]] = field(default_factory=list)
     route: list[str] = field(default_factory=list)
+    runbook: str = ""          # what an analyst should do when it alerts (the alert email's "what to do" line)
     path: Path | None = None
 
 
@@ -57,7 +58,7 @@ def load_definitions(folder: Path | None = None) -> dict[str, Definition]:
             grains=grains, kind=kind, aggregate=aggregate, unit=spec.get("unit", "incidents"),
             description=spec.get("description", ""), series=spec.get("series", ""),
             checks=spec.get("checks") or {}, alerts=spec.get("alerts") or [], route=spec.get("route") or [],
-            path=yml,
+            runbook=" ".join(str(spec.get("runbook") or "").split()), path=yml,
         )
     return dict(sorted(found.items(), key=lambda kv: (kv[1].kind == "derived", kv[0])))
 

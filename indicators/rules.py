@@ -32,7 +32,7 @@ SEVERITIES = ("warning", "critical")
 MEAN_FLOOR_EVENTS = 0.1
 TRAILING = 12          # periods kept for the chart and the report
 _KEYS = {"name", "type", "grain", "severity", "threshold", "clear", "k", "n", "p", "min_count", "min_periods",
-         "series_in_watched"}
+         "series_in_watched", "title", "budget"}
 
 
 @dataclass(frozen=True)
@@ -49,6 +49,8 @@ class Rule:
     min_count: float = 1
     min_periods: int = 0
     series_in_watched: bool = False
+    title: str = ""                 # what analysts read in emails and the backtest ("2+ attacks in a quarter")
+    budget: float | None = None     # alerts per year per series this rule may raise (the backtest marks overruns)
 
 
 def parse_rules(definition: Definition) -> list[Rule]:
@@ -76,10 +78,13 @@ def parse_rules(definition: Definition) -> list[Rule]:
         rule = Rule(name=spec["name"], type=kind, grain=grain, severity=spec["severity"],
                     threshold=spec.get("threshold"), clear=spec.get("clear"), k=spec.get("k"), n=n, p=spec.get("p"),
                     min_count=spec.get("min_count", 1), min_periods=min_periods,
-                    series_in_watched=bool(spec.get("series_in_watched", False)))
+                    series_in_watched=bool(spec.get("series_in_watched", False)),
+                    title=str(spec.get("title") or ""), budget=spec.get("budget"))
         fire = {"static": rule.threshold, "surge": rule.k, "rare_count": rule.p}[kind]
         if rule.clear is not None and (rule.clear > fire if kind != "rare_count" else rule.clear < fire):
             raise fail(f"clear {rule.clear} would resolve a firing alert before it could fire ({fire})")
+        if rule.budget is not None and (not isinstance(rule.budget, int | float) or rule.budget <= 0):
+            raise fail(f"budget must be a positive number of alerts per year and series, got {rule.budget!r}")
         if rule.min_count < 0 or rule.min_periods < 0 or (kind == "rare_count" and not 0 < rule.p < 1):
             raise fail("min_count and min_periods must be >= 0, p between 0 and 1")
         seen.add(rule.name)

@@ -125,8 +125,11 @@ def build_message(
     text: str,
     html: str | None = None,
     attachments: Iterable[tuple[str, bytes, str]] = (),
+    inline: Iterable[tuple[str, bytes, str]] = (),
 ) -> EmailMessage:
-    """Text (+ optional HTML alternative) message; attachments are (filename, bytes, mimetype)."""
+    """Text (+ optional HTML alternative) message; attachments are (filename, bytes, mimetype); inline are
+    (content_id, bytes, mimetype) parts of the HTML (multipart/related) that it shows as <img src="cid:ID">:
+    mail clients load nothing from outside and strip SVG, so charts travel as inline PNG."""
     senders = _addresses(sender)
     if len(senders) != 1:
         raise ValueError(f"exactly one sender expected, got {sender!r}")
@@ -139,6 +142,15 @@ def build_message(
     msg.set_content(text)
     if html is not None:
         msg.add_alternative(html, subtype="html")
+        html_part = msg.get_payload()[-1]
+        for cid, data, mimetype in inline:
+            maintype, _, subtype = mimetype.partition("/")
+            if maintype != "image" or not re.fullmatch(r"[A-Za-z0-9._-]+@[A-Za-z0-9.-]+", cid):
+                raise ValueError(f"invalid inline part {cid!r} ({mimetype})")
+            html_part.add_related(bytes(data), maintype=maintype, subtype=subtype, cid=f"<{cid}>",
+                                  disposition="inline", filename=cid.split("@")[0] + "." + subtype)
+    elif inline:
+        raise ValueError("inline images need an HTML body")
     for filename, data, mimetype in attachments:
         maintype, _, subtype = mimetype.partition("/")
         if not maintype or not subtype or _CONTROL.search(mimetype):

@@ -1,15 +1,24 @@
-"""Emailing the weekly report once per file version (record pending, deliver, mark sent, as alerts do)."""
+"""Emailing the weekly report once per file version (record pending, deliver, mark sent, as alerts do).
+
+The email IS the report: its HTML body is the report rendered again with each chart as an inline PNG
+(Content-ID parts; mail clients strip SVG and company filters quarantine .html attachments), a plain
+text summary for clients without HTML, and the report as PDF attached when Chromium is installed.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import logging
 from pathlib import Path
 
 import duckdb
+from markupsafe import Markup, escape
 
+from publish.charts import panel_png
 from publish.mail import DeliveryError, SmtpSettings, build_message, deliver
-from reports import data
+from reports import data, weekly
+from reports.pdf import attach_pdf, chromium_path, write_pdf
 from reports.weekly import ReportResult, archive_report, format_change
 from riskwatch.settings import Settings
 
@@ -45,8 +54,45 @@ def _text_body(r: ReportResult) -> str:
         lines.append(f"  - {i['event_date']} {place}: {i['fatalities']} killed{tags}")
         if notes:
             lines.append(f"    {notes[:300]}{'...' if len(notes) > 300 else ''}")
-    lines += ["", f"The full report (charts, data quality, revisions) is attached: {r.path.name}"]
+    lines += ["", "The full report (charts, data quality, revisions) is this email's HTML version"
+              + (f"; as PDF: {Path(r.pdf_path).name} (attached)." if r.pdf_path else ".")]
     return "\n".join(lines) + "\n"
+
+
+def email_html(r: ReportResult) -> tuple[str, list[tuple[str, bytes, str]]]:
+    """(HTML body, inline images): the report's own template and context, each chart an inline PNG drawn by
+    publish.charts from the same panel. A result without its context (not built in this process): the
+    file as written, charts and all."""
+    panels = r.context.get("panels")
+    if panels is None:
+        return r.path.read_text(encoding="utf-8"), []
+    week = r.context["week"]
+    images, shown = [], []
+    for i, p in enumerate(panels):
+        if p.svg:
+            cid = f"chart-{i + 1}@riskwatch.report"
+            images.append((cid, panel_png(p, week.end), "image/png"))
+            p = dataclasses.replace(p, svg=Markup(
+                f'<img src="cid:{cid}" alt="chart of {escape(p.title)}" width="860" '
+                f'style="max-width: 100%; height: auto; display: block;">'))
+        shown.append(p)
+    return weekly.render({**r.context, "panels": shown}), images
+
+
+def _pdf_for(con: duckdb.DuckDBPyConnection, r: ReportResult, settings: Settings) -> Path | None:
+    """The report's PDF: the one already printed, else printed now when Chromium is installed."""
+    if r.pdf_path and Path(r.pdf_path).is_file():
+        return Path(r.pdf_path)
+    if not settings.get("report.email_pdf", True) or chromium_path() is None:
+        return None
+    try:
+        made = write_pdf(r.path)
+    except (RuntimeError, OSError) as exc:     # the email still goes out, without the PDF
+        log.warning("no PDF for the report email: %s", exc)
+        return None
+    if made:
+        attach_pdf(con, r, made)
+    return made
 
 
 def email_weekly_report(con: duckdb.DuckDBPyConnection, report_result: ReportResult, settings: Settings) -> str:
@@ -80,10 +126,11 @@ def email_weekly_report(con: duckdb.DuckDBPyConnection, report_result: ReportRes
     h = r.headline
     subject = (f"RiskWatch weekly report {r.label}{' (updated)' if earlier else ''}: "
                f"{h['alerts_firing']} alert(s) firing, {h['incidents']} incident(s), {h['fatalities']} fatalities")
-    attachments = [(r.path.name, body, "text/html")]
-    if r.pdf_path and Path(r.pdf_path).is_file():
-        attachments.append((Path(r.pdf_path).name, Path(r.pdf_path).read_bytes(), "application/pdf"))
-    msg = build_message(subject, sender, recipients, _text_body(r), attachments=attachments)
+    pdf = _pdf_for(con, r, settings)
+    attachments = [(pdf.name, pdf.read_bytes(), "application/pdf")] if pdf else []
+    html, images = email_html(r)
+    msg = build_message(subject, sender, recipients, _text_body(r), html=html, attachments=attachments,
+                        inline=images)
     if message_id:          # a retry: the same Message-ID lets mail clients fold a duplicate
         msg.replace_header("Message-ID", message_id)
     con.execute("UPDATE reports SET email_status = 'pending', message_id = ?, recipients = ?, email_error = NULL, "

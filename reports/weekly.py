@@ -1,6 +1,6 @@
 """The weekly report: one self-contained HTML file per ISO week, archived in `reports`.
 
-build_weekly_report() gathers (reports/data.py, reports/panels.py), draws (reports/charts.py) and
+build_weekly_report() gathers (reports/data.py, reports/panels.py), draws (publish/charts.py) and
 renders templates/weekly_report.html.j2; the output depends only on the warehouse and the as-of date
 (no clock), so a rerun over unchanged data gives the same bytes and reports.email does not send it
 twice. PDF: reports/pdf.py.
@@ -21,9 +21,9 @@ import duckdb
 from indicators import asof
 from indicators.definitions import Definition, load_definitions
 from indicators.periods import period_label
+from publish.charts import panel_svg
 from publish.render import environment
 from reports import data
-from reports.charts import panel_svg
 from reports.panels import indicator_panels
 from riskwatch.settings import Settings
 from warehouse.atomic import atomic_file

@@ -104,6 +104,11 @@ class Settings:
         country = self.get(f"sources.{source}.default_country")
         return {"country": country} if country else {}
 
+    def report_link(self, filename: str) -> str:
+        """Where an analyst opens a report file: [report] base_url + name, else its path on this machine."""
+        base = str(self.get("report.base_url") or "").strip().rstrip("/")
+        return f"{base}/{filename}" if base else str((self.reports_dir / filename).resolve())
+
     def recipients(self, kind: str) -> list[str]:
         """Addresses from RISKWATCH_ALERT_TO / RISKWATCH_REPORT_TO (comma-separated)."""
         raw = self.environ.get(f"RISKWATCH_{kind.upper()}_TO", "")

@@ -17,6 +17,7 @@ from indicators.definitions import Definition
 from indicators.periods import period_label
 from riskwatch.settings import Settings
 from tests.conftest import ROOT, SAMPLE, acled_row, write_csv
+from tests.email_checks import check_cids
 from tests.smtp_server import TlsCert, free_port, make_self_signed_cert, running_smtp
 from validation.ingest import ingest_file
 
@@ -30,11 +31,12 @@ CHINA_SQL = ("SELECT country_iso3 AS series, event_key, event_date, 1 AS value F
 
 def chinese(**overrides) -> Definition:
     alerts = [{"name": "attack_on_chinese_nationals", "type": "static", "grain": "quarter", "severity": "warning",
-               "threshold": 1},
+               "threshold": 1, "title": "An attack on Chinese nationals this quarter"},
               {"name": "repeated_attacks_on_chinese_nationals", "type": "static", "grain": "quarter",
                "severity": "critical", "threshold": 2}]
     return Definition(**{"name": "chinese_nationals_attacks", "title": "Attacks on Chinese nationals",
-                         "sql": CHINA_SQL, "grains": ["quarter"], "alerts": alerts, **overrides})
+                         "sql": CHINA_SQL, "grains": ["quarter"], "alerts": alerts,
+                         "runbook": "Brief the China desk the same day.", **overrides})
 
 
 def suicide() -> Definition:
@@ -106,7 +108,14 @@ def test_first_breach_sends_one_explained_email_and_a_rerun_sends_none(incidents
         assert "2024-Q1: 1" in body and "2024-Q4: 1" in body       # the series' recent values
         assert "2024-10-06" in body and "2024-11-05" in body        # the incidents behind the value
         assert "BLA: Baloch Liberation Army" in body and "Karachi - SITE" in body
-    assert "<svg" in html and not re.search(r"\b(src|href)\s*=\s*[\"']?(https?:)?//", html)   # nothing remote
+    assert "riskwatch alerts ack ALERT_ID" not in text and "ALERT_ID" not in html
+    value_alert = con.execute("SELECT alert_id FROM alerts").fetchone()[0]
+    for body in (text, html):
+        assert f"riskwatch alerts ack {value_alert}" in body and f"riskwatch alerts silence {value_alert}" in body
+        assert "An attack on Chinese nationals this quarter" in body     # the rule's title, not only its id
+        assert "weekly-2024-W45.html" in body                           # the report it points at
+        assert "What to do: Brief the China desk the same day." in body.replace("<strong>", "").replace("</strong>", "")
+    check_cids(msg)     # the chart is an inline PNG part, nothing is loaded from outside
     [attachment] = msg.iter_attachments()
     csv_text = attachment.get_content() if isinstance(attachment.get_content(), str) else \
         attachment.get_content().decode()
