@@ -6,8 +6,8 @@ Each directory is a checkout (or any folder) in which `riskwatch demo` ran. What
 what necessarily differs between two runs taken out:
 - reports/weekly-*.html as text, with the checkout's path and the run's clock (HH:MM stamps of the day
   the demo ran: ingest and alert times) masked, trailing whitespace ignored;
-- every reports/outbox/*.eml: each MIME part's decoded content, headers but Date, Message-ID and
-  the multipart boundaries;
+- every reports/outbox/*.eml: each MIME part's decoded content (a PDF only for being one: Chromium
+  stamps the print time), headers but Date, Message-ID and the multipart boundaries;
 - indicator_values, incident_tags, incidents, alerts, rejected_incidents and failed_checks of
   warehouse/riskwatch.duckdb, without their clock columns.
 Exit status 0 when everything is equal, 1 with the differences listed otherwise.
@@ -49,6 +49,8 @@ def eml_parts(path: Path, checkout: Path) -> list[tuple]:
         payload = part.get_payload(decode=True)
         if part.get_content_maintype() == "text":
             payload = masked(payload, checkout)
+        elif part.get_content_type() == "application/pdf":   # Chromium stamps each PDF with its print time
+            payload = b"<pdf>" if payload and payload.startswith(b"%PDF-") else payload
         parts.append((part.get_content_type(), part.get_filename(), payload))
     return parts
 
