@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import duckdb
 
-from indicators import asof, dedup, tags
+from indicators import asof, links, tags
 from indicators.definitions import GRAINS, Definition, definitions_hash, load_definitions
 from warehouse.db import records, transaction
 
@@ -40,7 +40,7 @@ def compute_indicators(
     defs = definitions or load_definitions()
     with transaction(con):
         history = asof.needs_history(con, as_of)
-        digest = definitions_hash(defs, tags.rules_hash(tags.load_rules()), dedup.config_hash(), ",".join(watched))
+        digest = definitions_hash(defs, tags.rules_hash(tags.load_rules()), links.links_hash(), ",".join(watched))
         digest += ":h" if history else ""
         state = _state(con)
         # With revisions after the as-of date in play, moving the date changes which versions count: redo all.

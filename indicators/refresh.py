@@ -1,4 +1,4 @@
-"""One refresh of the derived data: tags -> cross-source duplicates -> indicator values."""
+"""One refresh of the derived data: tags -> cross-source links -> indicator values."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from dataclasses import asdict, dataclass, field
 import duckdb
 
 from indicators.compute import ComputeResult, compute_indicators
-from indicators.dedup import refresh_duplicates
+from indicators.links import refresh_links
 from indicators.tags import refresh_tags
 from warehouse.db import transaction
 
@@ -46,7 +46,7 @@ def refresh(
     tag_result = refresh_tags(con, full=full)
     seconds["tags"], start = time.perf_counter() - start, time.perf_counter()
     with transaction(con):
-        links = refresh_duplicates(con)
+        links = refresh_links(con)
     seconds["duplicates"], start = time.perf_counter() - start, time.perf_counter()
     values = compute_indicators(con, as_of, watched=watched, full=full, since=since)
     seconds["indicators"] = time.perf_counter() - start

@@ -18,6 +18,13 @@ WHERE NOT c.is_deleted;
 
 CREATE OR REPLACE VIEW incidents AS SELECT * FROM public_incidents('incident_current');
 
+-- Every cross-source link: the record, the canonical record of its event (never itself a duplicate),
+-- the score (0..1, or 1 for a pair an analyst confirmed) and why (indicators/links.yml).
+CREATE OR REPLACE VIEW incident_links AS
+SELECT d.incident_id, d.duplicate_of, d.score, d.reasons, d.matched_with, d.rule, d.matched_at
+FROM incident_duplicates d
+JOIN incident_current a ON a.incident_id = d.incident_id AND NOT a.is_deleted;
+
 -- Every version ever held, current one with valid_to NULL; the basis of --as-of reconstruction.
 CREATE OR REPLACE VIEW incident_versions AS
 SELECT *, CAST(NULL AS TIMESTAMP) AS valid_to FROM incident_current

@@ -1,0 +1,173 @@
+"""The rules of indicators/links.yml as SQL: each record's family and place keys, candidate pairs, scores.
+
+Pure SQL builders and the config reader; indicators/links.py runs them and assigns the links.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from indicators.tag_sql import condition_of, condition_sql
+from warehouse.sources.mapping import literal
+
+CONFIG = Path(__file__).with_name("links.yml")
+_ROW_KEYS = {"sources", "family", "side"}
+
+
+def load_config(path: Path = CONFIG) -> dict[str, Any]:
+    """The file as it is now (read on every call, parsed once per distinct content), checked."""
+    cfg = copy.deepcopy(_parsed(path.read_text(encoding="utf-8")))
+    families = {row["family"] for row in cfg["families"]}
+    for i, row in enumerate(cfg["families"]):
+        where = f"{path}: families row {i + 1} ({row.get('family')})"
+        if not row.get("sources") or row.get("side") not in ("state", "non_state", "none"):
+            raise ValueError(f"{where}: needs sources and side (state | non_state | none)")
+        extra = set(row) - _ROW_KEYS
+        if extra:
+            condition_sql(condition_of(row), where)
+    for pair in cfg["compatible"]:
+        if len(pair) != 2 or not set(pair) <= families:
+            raise ValueError(f"{path}: compatible pair {pair} names a family no row defines")
+    return cfg
+
+
+@lru_cache(maxsize=8)
+def _parsed(text: str) -> dict[str, Any]:
+    return yaml.safe_load(text)
+
+
+def config_hash(path: Path = CONFIG) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()[:12]
+
+
+def family_sql(cfg: dict) -> tuple[str, str]:
+    """SQL expressions (family, side) of a record: the first families row of its source (or '*') that holds."""
+    fam, side = [], []
+    for row in cfg["families"]:
+        srcs = [s for s in row["sources"] if s != "*"]
+        applies = "true" if "*" in row["sources"] else f"source IN ({', '.join(literal(s) for s in srcs)})"
+        cond = condition_sql(condition_of(row), row["family"]) if set(row) - _ROW_KEYS else "true"
+        when = f"WHEN {applies} AND {cond}"
+        fam.append(f"{when} THEN {literal(row['family'])}")
+        side.append(f"{when} THEN {literal(row['side'])}")
+    return f"CASE {' '.join(fam)} END", f"CASE {' '.join(side)} END"
+
+
+def compatible_sql(cfg: dict) -> str:
+    """A relation (fa, fb, same) of the family pairs that may link, both orders."""
+    pairs = {(a, b) for a, b in cfg["compatible"]} | {(b, a) for a, b in cfg["compatible"]}
+    rows = ", ".join(f"({literal(a)}, {literal(b)}, {literal(a == b)})" for a, b in sorted(pairs))
+    return f"SELECT * FROM (VALUES {rows}) c(fa, fb, same)"
+
+
+def admin1_sql(cfg: dict, col: str = "admin1") -> str:
+    """admin1 as an ISO 3166-2 code where links.yml knows the spelling, else its lower-cased name."""
+    whens = " ".join(f"WHEN {literal(name.lower())} THEN {literal(code)}"
+                     for code, names in cfg["admin1_codes"].items() for name in names)
+    return f"CASE lower(trim({col})) {whens} ELSE nullif(lower(trim({col})), '') END"
+
+
+def admin2_sql(cfg: dict, col: str = "admin2") -> str:
+    """admin2 lower-cased without ' District' / ' Agency', BIJ's 'NWA'/'SWA' spelled out (links.yml)."""
+    base = (f"nullif(trim(regexp_replace(lower(trim({col})), "
+            r"'\s+(tribal agency|agency|district|tehsil)$', '')), '')")
+    whens = " ".join(f"WHEN {literal(k.lower())} THEN {literal(v)}" for k, v in cfg["admin2_aliases"].items())
+    return f"CASE {base} {whens} ELSE {base} END"
+
+
+# Words that say nothing about who acted: they would make every state or every militant group agree.
+_ACTOR_STOP = ["government", "military", "forces", "police", "unknown", "civilians", "the", "and", "group",
+               "pakistan", "afghanistan", "india", "iran", "unidentified", "armed", "militants", "state",
+               "islamic", "movement", "front", "army", "liberation", "tribe", "lashkar"]
+
+
+def _group(col: str) -> str:
+    """The actor when it is an armed group; states are compared through the families instead (a UCDP side A
+    names the conflict's government, not the shooter)."""
+    return (f"CASE WHEN regexp_matches({col}, '^(Government|Military Forces|Police Forces) of ') THEN NULL "
+            f"ELSE {col} END")
+
+
+def records_sql(cfg: dict) -> str:
+    """One row per current record that can link: dates as a range, place keys, family, actor words."""
+    family, side = family_sql(cfg)
+    stop = ", ".join(literal(w) for w in _ACTOR_STOP)
+    d1 = ("coalesce(date_end, CASE date_precision WHEN 4 THEN CAST(last_day(event_date) AS DATE) "
+          "WHEN 5 THEN CAST(date_trunc('year', event_date) + INTERVAL 1 YEAR - INTERVAL 1 DAY AS DATE) "
+          "ELSE event_date END)")
+    return f"""
+SELECT incident_id, source, country_iso3, CAST(event_date AS DATE) AS d0,
+       CAST(greatest({d1}, event_date) AS DATE) AS d1,
+       latitude AS lat, longitude AS lon, coalesce(geo_precision, 1) AS geo, {admin1_sql(cfg)} AS a1,
+       {admin2_sql(cfg)} AS a2, family, side,
+       list_filter(list_distinct(regexp_extract_all(lower(concat_ws(' ', {_group('actor1')}, {_group('actor2')})),
+                   '[a-z0-9]{{3,}}')), w -> NOT list_contains([{stop}], w)) AS words,
+       coalesce(fatalities_low, fatalities) AS f_lo, coalesce(fatalities_high, fatalities) AS f_hi
+FROM (SELECT *, {family} AS family, {side} AS side FROM incident_current WHERE NOT is_deleted)
+WHERE family IS NOT NULL AND country_iso3 IS NOT NULL AND event_date IS NOT NULL"""
+
+
+def candidates_sql(cfg: dict, records: str, compatible: str) -> str:
+    """Candidate pairs (a, b) of two sources, a.source < b.source, with score and reasons.
+
+    Pairs are found by an equality join on (country, day): `a` spread over each day of its date range
+    widened by window_days, `b` over its own range, one row kept per pair (the first shared day), so the
+    join stays a hash join however many records there are.
+    """
+    w, km, coarse = int(cfg["window_days"]), float(cfg["max_km"]), int(cfg["coarse_geo_precision"])
+    wt = cfg["weights"]
+    total = sum(wt.values())
+    span = int(cfg["max_days_span"])
+    return f"""
+WITH ra AS (SELECT incident_id, source, country_iso3, d0,
+                   unnest(generate_series(d0 - {w}, d1 + {w}, INTERVAL 1 DAY))::DATE AS day
+            FROM {records} WHERE d1 - d0 < {span}),
+rb AS (SELECT incident_id, source, country_iso3, d0,
+              unnest(generate_series(d0, d1, INTERVAL 1 DAY))::DATE AS day FROM {records} WHERE d1 - d0 < {span}),
+pairs AS (SELECT ra.incident_id AS a, rb.incident_id AS b FROM ra JOIN rb USING (country_iso3, day)
+          WHERE ra.source < rb.source AND day = greatest(ra.d0 - {w}, rb.d0)),
+x AS (SELECT A.incident_id AS a, B.incident_id AS b, A.source AS source_a, B.source AS source_b,
+             A.family AS fam_a, B.family AS fam_b, c.same,
+             greatest(0, A.d0 - B.d1, B.d0 - A.d1) AS gap, greatest(A.d1 - A.d0, B.d1 - B.d0) AS span,
+             6371 * 2 * asin(sqrt(pow(sin(radians(B.lat - A.lat) / 2), 2) + cos(radians(A.lat)) * cos(radians(B.lat))
+                 * pow(sin(radians(B.lon - A.lon) / 2), 2))) AS km,
+             greatest(A.geo, B.geo) >= {coarse} AS coarse, coalesce(A.a1 = B.a1, false) AS same_a1,
+             coalesce(A.a2 = B.a2, false) AS same_a2,
+             A.a2 IS NULL OR B.a2 IS NULL AS a2_missing,
+             list_intersect(A.words, B.words) AS shared, len(A.words) = 0 OR len(B.words) = 0 AS actor_unknown,
+             A.f_lo AS fa_lo, A.f_hi AS fa_hi, B.f_lo AS fb_lo, B.f_hi AS fb_hi
+      FROM pairs p JOIN {records} A ON A.incident_id = p.a
+      JOIN {records} B ON B.incident_id = p.b JOIN ({compatible}) c ON c.fa = A.family AND c.fb = B.family),
+s AS (SELECT *,
+             (1 - gap / {w + 1}) * CASE WHEN span = 0 THEN 1 WHEN span <= 7 THEN 0.8 ELSE 0.5 END AS s_date,
+             CASE WHEN NOT coarse THEN 1 - 0.5 * coalesce(km, {km}) / {km}
+                  WHEN same_a2 THEN 0.5 WHEN same_a1 AND km <= {float(cfg["coarse_km"])} THEN 0.3 ELSE 0 END AS s_place,
+             CASE WHEN same THEN 1 ELSE 0.6 END AS s_family,
+             CASE WHEN len(shared) > 0 THEN 1 WHEN actor_unknown THEN 0.5 ELSE 0 END AS s_actor,
+             CASE WHEN fa_lo IS NULL OR fb_lo IS NULL THEN 0.5
+                  WHEN fa_lo <= fb_hi AND fb_lo <= fa_hi THEN 1
+                  ELSE (least(fa_hi, fb_hi) + 1) / (greatest(fa_lo, fb_lo) + 1) END AS s_fat
+      FROM x
+      WHERE (NOT coarse AND km <= {km})
+         OR (coarse AND (same_a2 OR (a2_missing AND same_a1 AND km <= {float(cfg["coarse_km"])}))))
+SELECT a, b, source_a, source_b,
+       round(({wt['date']} * s_date + {wt['place']} * s_place + {wt['family']} * s_family
+              + {wt['actor']} * s_actor + {wt['fatalities']} * s_fat) / {total}, 4) AS score,
+       concat_ws('; ', CASE WHEN gap = 0 THEN 'same dates' ELSE gap || ' day(s) apart' END
+                          || CASE WHEN span > 0 THEN ' (range of ' || span + 1 || ' days)' ELSE '' END,
+                 CASE WHEN NOT coarse THEN round(km, 1) || ' km' WHEN same_a2 THEN 'same admin2 (coarse location)'
+                      ELSE 'same admin1 (coarse location), ' || round(km) || ' km' END,
+                 fam_a || CASE WHEN same THEN '' ELSE '~' || fam_b END,
+                 CASE WHEN len(shared) > 0 THEN 'actors share ' || array_to_string(shared, ',')
+                      WHEN actor_unknown THEN 'actor unknown' ELSE 'actors differ' END,
+                 CASE WHEN fa_lo IS NULL OR fb_lo IS NULL THEN 'fatalities unknown'
+                      ELSE 'fatalities ' || fa_lo || CASE WHEN fa_hi > fa_lo THEN '-' || fa_hi ELSE '' END
+                           || ' vs ' || fb_lo || CASE WHEN fb_hi > fb_lo THEN '-' || fb_hi ELSE '' END END) AS reasons
+FROM s WHERE ({wt['date']} * s_date + {wt['place']} * s_place + {wt['family']} * s_family
+              + {wt['actor']} * s_actor + {wt['fatalities']} * s_fat) / {total} >= {float(cfg['min_score'])}"""

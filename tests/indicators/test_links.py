@@ -1,0 +1,133 @@
+"""Cross-source links on a real DuckDB warehouse: families, global one-to-one assignment, no chains, overrides."""
+
+from __future__ import annotations
+
+import pytest
+
+from indicators.links import load_overrides, refresh_links
+from tests.indicators.link_rows import bij, gtd, load, ucdp
+from warehouse.db import transaction
+
+DATTA_KHEL = (32.9686, 69.69)
+
+
+def links(con) -> dict[str, str]:
+    return dict(con.execute("SELECT incident_id, duplicate_of FROM incident_links").fetchall())
+
+
+def run(con, **kw) -> int:
+    with transaction(con):
+        return refresh_links(con, **kw)
+
+
+def test_a_state_strike_never_links_to_a_gtd_event_but_to_a_ucdp_strike(con, tmp_path):
+    lat, lon = DATTA_KHEL
+    load(con, tmp_path, "bij_drone_strikes", [bij("Ob1", "2010-10-28", lat, lon)])
+    # GTD records no state attacks: a bombing on the same day at the same place is another event.
+    load(con, tmp_path, "gtd", [gtd("2010-10-28", lat + 0.01, lon)])
+    load(con, tmp_path, "ucdp", [ucdp("188445", "2010-10-27", lat + 0.002, lon, headline="NWA drone attacks kill 8",
+                                      end="2010-10-28", date_prec="2")])
+    assert run(con) == 1
+    assert links(con) == {"bij_drone_strikes:Ob1": "ucdp:188445"}
+    score, reasons = con.execute("SELECT score, reasons FROM incident_links").fetchone()
+    assert 0.55 <= score <= 1 and "state_strike" in reasons and "km" in reasons
+
+
+def test_ucdp_state_based_event_without_strike_text_does_not_link_to_a_strike(con, tmp_path):
+    lat, lon = DATTA_KHEL
+    load(con, tmp_path, "bij_drone_strikes", [bij("Ob1", "2010-10-28", lat, lon)])
+    load(con, tmp_path, "ucdp", [ucdp("1", "2010-10-28", lat, lon, side_a="Government of Pakistan", side_b="TTP",
+                                      headline="Militants attack checkpost in North Waziristan")])
+    assert run(con) == 0
+
+
+def test_ucdp_battle_links_to_the_gtd_attack_it_describes_and_a_police_raid_does_not(con, tmp_path):
+    load(con, tmp_path, "ucdp", [
+        ucdp("10", "2012-05-03", 33.6, 71.4, side_a="Government of Pakistan", side_b="TTP",
+             headline="Militants attack police post near Kohat", adm_1="Khyber Pakhtunkwa Province",
+             adm_2="Kohat District"),
+        ucdp("11", "2012-05-03", 24.9, 67.1, side_a="Government of Pakistan", side_b="TTP",
+             headline="Police raid kills five militants in Karachi", adm_1="Sindh Province", adm_2="Karachi District"),
+    ])
+    load(con, tmp_path, "gtd", [gtd("2012-05-03", 33.61, 71.41, city="Kohat", provstate="Khyber Pakhtunkhwa"),
+                                gtd("2012-05-03", 24.91, 67.11, city="Karachi", provstate="Sindh", gname="Unknown")])
+    run(con)
+    assert [(k.split(":")[0], v) for k, v in links(con).items()] == [("gtd", "ucdp:10")]
+
+
+def test_one_to_one_by_best_total_not_first_come(con, tmp_path):
+    # Two strikes in one day: Ob2 is nearest to U1, but U1 is the only match Ob1 has. A single pass that
+    # lets Ob2 take U1 leaves Ob1 unlinked; the assignment links both.
+    load(con, tmp_path, "bij_drone_strikes", [bij("Ob1", "2010-10-28", 32.90, 69.60),
+                                              bij("Ob2", "2010-10-28", 32.97, 69.69)])
+    load(con, tmp_path, "ucdp", [ucdp("1", "2010-10-28", 32.96, 69.68, headline="US drone strike kills 4"),
+                                 ucdp("2", "2010-10-28", 33.05, 69.80, headline="Missiles hit compound")])
+    run(con)
+    assert links(con) == {"bij_drone_strikes:Ob1": "ucdp:1", "bij_drone_strikes:Ob2": "ucdp:2"}
+
+
+def test_three_sources_one_event_one_canonical_no_chains(con, tmp_path):
+    load(con, tmp_path, "acled", [{
+        "event_id_cnty": "PAK1", "event_date": "2012-05-03", "year": "2012", "event_type": "Explosions/Remote violence",
+        "sub_event_type": "Remote explosive/landmine/IED", "actor1": "TTP: Tehreek-i-Taliban Pakistan",
+        "actor2": "Police Forces of Pakistan (2008-2013)", "country": "Pakistan", "admin1": "Khyber Pakhtunkhwa",
+        "admin2": "Kohat", "location": "Kohat", "latitude": "33.60", "longitude": "71.40", "geo_precision": "1",
+        "notes": "A roadside bomb hit a police van in Kohat.", "fatalities": "4", "timestamp": "1336000000"}])
+    load(con, tmp_path, "ucdp", [ucdp("10", "2012-05-03", 33.6, 71.4, side_a="Government of Pakistan", side_b="TTP",
+                                      headline="Bomb kills police in Kohat", adm_1="Khyber Pakhtunkwa Province",
+                                      adm_2="Kohat District")])
+    load(con, tmp_path, "gtd", [gtd("2012-05-04", 33.62, 71.42, city="Kohat", provstate="Khyber Pakhtunkhwa")])
+    run(con)
+    got = links(con)
+    assert set(got.values()) == {"acled:PAK1"} and len(got) == 2
+    assert con.execute("SELECT count(*) FROM incident_links l JOIN incident_duplicates d "
+                       "ON d.incident_id = l.duplicate_of").fetchone()[0] == 0
+
+
+def acled(event_id: str, lat: float, event_type: str, sub: str) -> dict:
+    return {"event_id_cnty": event_id, "event_date": "2012-05-03", "year": "2012", "event_type": event_type,
+            "sub_event_type": sub, "actor1": "TTP: Tehreek-i-Taliban Pakistan", "country": "Pakistan",
+            "admin1": "Khyber Pakhtunkhwa", "latitude": str(lat), "longitude": "71.40", "geo_precision": "1",
+            "notes": "Attack in Kohat.", "fatalities": "4", "timestamp": "1336000000"}
+
+
+def test_a_cluster_never_holds_two_records_of_one_source(con, tmp_path):
+    # Pairwise links A1-U (ACLED-UCDP), A2-G (ACLED-GTD) and G-U (GTD-UCDP) would put two ACLED events into
+    # one through U and G: the weakest link that joins them is dropped.
+    load(con, tmp_path, "acled", [acled("PAK1", 33.60, "Battles", "Armed clash"),
+                                  acled("PAK2", 33.735, "Explosions/Remote violence", "Remote explosive/landmine/IED")])
+    load(con, tmp_path, "ucdp", [ucdp("1", "2012-05-03", 33.627, 71.40, side_a="Government of Pakistan", side_b="TTP",
+                                      headline="Attack on police")])
+    load(con, tmp_path, "gtd", [gtd("2012-05-03", 33.69, 71.40)])
+    run(con)
+    events = con.execute("SELECT coalesce(duplicate_of, incident_id) AS ev, list(source ORDER BY source) "
+                         "FROM incidents "
+                         "GROUP BY 1 ORDER BY 1").fetchall()
+    assert all(len(s) == len(set(s)) for _, s in events), events
+    assert len(events) == 2 and sorted(len(s) for _, s in events) == [2, 2], events
+
+
+def test_overrides_confirm_and_forbid_pairs_on_every_refresh(con, tmp_path):
+    lat, lon = DATTA_KHEL
+    load(con, tmp_path, "bij_drone_strikes", [bij("Ob1", "2010-10-28", lat, lon), bij("Ob2", "2010-11-20", lat, lon)])
+    load(con, tmp_path, "ucdp", [ucdp("1", "2010-10-28", lat, lon, headline="US drone strike"),
+                                 ucdp("2", "2010-11-24", lat, lon, headline="US drone strike")])
+    assert links(con) == {} and run(con) == 1
+    over = tmp_path / "over.yml"
+    over.write_text(
+        "confirmed:\n  - {incident_id: 'bij_drone_strikes:Ob2', other: 'ucdp:2', note: 'same strike, dated late'}\n"
+        "forbidden:\n  - {incident_id: 'ucdp:1', other: 'bij_drone_strikes:Ob1', note: 'different compounds'}\n")
+    for _ in range(2):
+        run(con, overrides=over)
+        assert links(con) == {"bij_drone_strikes:Ob2": "ucdp:2"}
+    assert con.execute("SELECT score, rule FROM incident_links").fetchone() == (1.0, "link_overrides.yml")
+
+
+def test_overrides_file_errors_are_one_line(tmp_path):
+    bad = tmp_path / "bad.yml"
+    bad.write_text("confirmed:\n  - {incident_id: 'ucdp:1', other: 'ucdp:2', note: x}\n")
+    with pytest.raises(ValueError, match="one source"):
+        load_overrides(bad)
+    bad.write_text("forbidden:\n  - {incident_id: 'ucdp:1'}\n")
+    with pytest.raises(ValueError, match="needs incident_id, other and note"):
+        load_overrides(bad)
