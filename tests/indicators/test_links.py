@@ -131,3 +131,32 @@ def test_overrides_file_errors_are_one_line(tmp_path):
     bad.write_text("forbidden:\n  - {incident_id: 'ucdp:1'}\n")
     with pytest.raises(ValueError, match="needs incident_id, other and note"):
         load_overrides(bad)
+
+
+def test_links_command_lists_weakest_first_side_by_side_in_every_format(con, tmp_path, warehouse_path):
+    import json
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    lat, lon = DATTA_KHEL
+    load(con, tmp_path, "bij_drone_strikes", [bij("Ob1", "2010-10-28", lat, lon), bij("Ob2", "2010-11-20", lat, lon)])
+    load(con, tmp_path, "ucdp", [ucdp("1", "2010-10-28", lat, lon, headline="US drone strike"),
+                                 ucdp("2", "2010-11-21", lat + 0.1, lon, headline="US missiles kill 3")])
+    run(con)
+    con.close()
+
+    def rw(*args):
+        out = subprocess.run([sys.executable, "-m", "riskwatch", "--warehouse", str(warehouse_path), "links", *args],
+                             cwd=ROOT, capture_output=True, text=True, timeout=120)
+        assert out.returncode == 0, out.stderr
+        return out.stdout
+
+    rows = json.loads(rw("--format", "json"))
+    assert [r["incident_id"] for r in rows] == ["bij_drone_strikes:Ob2", "bij_drone_strikes:Ob1"]
+    assert rows[0]["score"] < rows[1]["score"] and rows[0]["b_notes"].startswith("US missiles")
+    table = rw("--limit", "1")
+    assert "| field " in table and "bij_drone_strikes:Ob2" in table and "ucdp:2" in table and "1 day(s) apart" in table
+    none = rw("--format", "csv", "--source", "gtd").strip().splitlines()
+    assert len(none) == 1 and none[0].startswith("incident_id,matched_with,duplicate_of,score,reasons")
