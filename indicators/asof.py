@@ -36,7 +36,8 @@ class AsOf:
     """The temp relations prepare() made: the names indicator definitions (and the report) read.
 
     events: the incidents known on `as_of`, one row per source record, with event_key (shared by the
-    records of one real event) and the event_date of the record that represents it; event_tags:
+    records of one real event), episode_key (shared by the events of one episode, e.g. GTD related rows)
+    and the event_date of the record that represents it; event_tags:
     incident_id, tag, detail of those records; watched: iso3 of the watched countries.
     """
 
@@ -74,16 +75,19 @@ def prepare(con: duckdb.DuckDBPyConnection, as_of: dt.date, watched: list[str], 
     kind = "TABLE" if history else "VIEW"
     window = f"BETWEEN DATE '{floor.isoformat()}' AND DATE '{as_of.isoformat()}'" if floor else \
         f"<= DATE '{as_of.isoformat()}'"
+    # The episode of a real event: that of any of its records (GTD related rows), else the event itself.
+    episode = "coalesce(min(episode_id) OVER (PARTITION BY event_key), event_key) AS episode_key"
     if con.execute("SELECT count(*) FROM incident_duplicates").fetchone()[0]:
         # Duplicates across sources count once: they share the event_key and the date of the record kept.
         con.execute(
-            f"CREATE TEMP {kind} events AS SELECT i.* REPLACE (coalesce(p.event_date, i.event_date) AS event_date), "
-            f"coalesce(p.incident_id, i.incident_id) AS event_key FROM {source} i "
-            f"LEFT JOIN {source} p ON p.incident_id = i.duplicate_of WHERE coalesce(p.event_date, i.event_date) "
-            f"{window}")
+            f"CREATE TEMP {kind} events AS SELECT *, {episode} FROM (SELECT i.* REPLACE "
+            f"(coalesce(p.event_date, i.event_date) AS event_date), "
+            f"coalesce(p.incident_id, i.incident_id) AS event_key "
+            f"FROM {source} i LEFT JOIN {source} p ON p.incident_id = i.duplicate_of "
+            f"WHERE coalesce(p.event_date, i.event_date) {window})")
     else:
-        con.execute(f"CREATE TEMP {kind} events AS SELECT *, incident_id AS event_key FROM {source} "
-                    f"WHERE event_date {window}")
+        con.execute(f"CREATE TEMP {kind} events AS SELECT *, {episode} FROM (SELECT *, incident_id AS event_key "
+                    f"FROM {source} WHERE event_date {window})")
     if history:
         rules = tags.load_rules()
         tags.prepare_origins(con, "events")

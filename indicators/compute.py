@@ -92,10 +92,15 @@ def _event_facts(con, d: Definition, as_of: dt.date) -> str:
     """Temp table _facts: definition `d`'s values up to as_of, one row per real event and series (any grain),
     and the aggregate that turns them into a period's value."""
     # Each real event counts once per series, however many sources (or rows of the definition) report it.
-    con.execute(
-        f"CREATE OR REPLACE TEMP TABLE _facts AS SELECT series, event_date, max(value) AS value FROM ({d.sql}) q "
-        f"WHERE series IS NOT NULL AND event_date <= DATE '{as_of.isoformat()}' GROUP BY series, event_key, event_date"
-    )
+    facts = (f"SELECT series, event_key, event_date, max(value) AS value FROM ({d.sql}) q "
+             f"WHERE series IS NOT NULL AND event_date <= DATE '{as_of.isoformat()}' "
+             f"GROUP BY series, event_key, event_date")
+    if d.counts == "episodes":
+        # The events of one episode (GTD rows of one attack) are one fact, dated by its first event.
+        facts = (f"SELECT f.series, min(f.event_date) AS event_date, sum(f.value) AS value FROM ({facts}) f "
+                 f"JOIN (SELECT DISTINCT event_key, episode_key FROM events) k USING (event_key) "
+                 f"GROUP BY f.series, k.episode_key")
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _facts AS SELECT series, event_date, value FROM ({facts})")
     return "count(*)" if d.aggregate == "count" else "sum(value)"
 
 

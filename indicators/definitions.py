@@ -25,6 +25,7 @@ class Definition:
     grains: list[str]
     kind: str = "events"
     aggregate: str = "count"
+    counts: str = "events"   # events | episodes (rows a source codes as one attack count once)
     unit: str = "incidents"
     description: str = ""
     series: str = ""
@@ -53,9 +54,12 @@ def load_definitions(folder: Path | None = None) -> dict[str, Definition]:
         kind, aggregate = spec.get("kind", "events"), spec.get("aggregate", "count")
         if kind not in ("events", "derived") or aggregate not in ("count", "sum"):
             raise DefinitionError(f"{yml}: kind must be events|derived and aggregate count|sum")
+        counts = spec.get("counts", "events")
+        if counts not in ("events", "episodes"):
+            raise DefinitionError(f"{yml}: counts must be events|episodes")
         found[name] = Definition(
             name=name, title=spec.get("title", name), sql=sql_path.read_text(encoding="utf-8").strip().rstrip(";"),
-            grains=grains, kind=kind, aggregate=aggregate, unit=spec.get("unit", "incidents"),
+            grains=grains, kind=kind, aggregate=aggregate, counts=counts, unit=spec.get("unit", "incidents"),
             description=spec.get("description", ""), series=spec.get("series", ""),
             checks=spec.get("checks") or {}, alerts=spec.get("alerts") or [], route=spec.get("route") or [],
             runbook=" ".join(str(spec.get("runbook") or "").split()), path=yml,
@@ -66,7 +70,7 @@ def load_definitions(folder: Path | None = None) -> dict[str, Definition]:
 def definitions_hash(defs: dict[str, Definition], *extra: str) -> str:
     digest = hashlib.sha256()
     for d in defs.values():
-        digest.update(d.name.encode() + d.sql.encode() + repr((d.grains, d.kind, d.aggregate)).encode())
+        digest.update(d.name.encode() + d.sql.encode() + repr((d.grains, d.kind, d.aggregate, d.counts)).encode())
     for text in extra:
         digest.update(text.encode())
     return digest.hexdigest()[:16]

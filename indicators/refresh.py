@@ -9,6 +9,7 @@ from dataclasses import asdict, dataclass, field
 import duckdb
 
 from indicators.compute import ComputeResult, compute_indicators
+from indicators.episodes import refresh_episodes
 from indicators.links import refresh_links
 from indicators.tags import refresh_tags
 from warehouse.db import transaction
@@ -47,6 +48,7 @@ def refresh(
     seconds["tags"], start = time.perf_counter() - start, time.perf_counter()
     with transaction(con):
         links = refresh_links(con)
+        refresh_episodes(con)
     seconds["duplicates"], start = time.perf_counter() - start, time.perf_counter()
     values = compute_indicators(con, as_of, watched=watched, full=full, since=since)
     seconds["indicators"] = time.perf_counter() - start

@@ -11,9 +11,10 @@ SELECT c.incident_id, c.source, c.source_event_id, c.event_date, c.country, c.co
        c.date_end, c.date_precision, c.admin3, c.geo_precision, c.disorder_type, c.inter1, c.inter2,
        c.civilian_targeting, c.fatalities_low, c.fatalities_high, c.target_type, c.target_name,
        c.target_nationality, c.perpetrator_iso3, c.source_reference, c.source_url, c.tags, c.extra,
-       c.first_ingested_at, c.source_file, c.source_line
+       c.first_ingested_at, c.source_file, c.source_line, e.episode_id
 FROM query_table(tbl) c
 LEFT JOIN incident_duplicates d USING (incident_id)
+LEFT JOIN incident_episodes e USING (incident_id)
 WHERE NOT c.is_deleted;
 
 CREATE OR REPLACE VIEW incidents AS SELECT * FROM public_incidents('incident_current');
