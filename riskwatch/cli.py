@@ -33,9 +33,9 @@ def as_date(value: dt.datetime | None) -> dt.date:
     return value.date() if value else dt.date.today()
 
 
-def open_writer(settings: Settings) -> duckdb.DuckDBPyConnection:
+def open_writer(settings: Settings, recover: bool = True) -> duckdb.DuckDBPyConnection:
     try:
-        return db.connect(settings.warehouse, memory_limit=settings.memory_limit)
+        return db.connect(settings.warehouse, memory_limit=settings.memory_limit, recover=recover)
     except (db.WarehouseBusy, db.WarehouseMissing) as exc:
         raise Fail(str(exc)) from exc
 
@@ -224,12 +224,13 @@ def backfill(settings: Settings, since: dt.datetime, as_of: dt.datetime | None) 
 
 def _register_subcommands() -> None:
     from riskwatch.cli_alerts import alerts
+    from riskwatch.cli_doctor import doctor
     from riskwatch.cli_links import links
     from riskwatch.cli_pipeline import demo, deploy, run, serve
     from riskwatch.cli_report import report
     from riskwatch.cli_validate import validate
 
-    for command in (alerts, links, report, validate, run, demo, serve, deploy):
+    for command in (alerts, links, report, validate, run, demo, serve, deploy, doctor):
         cli.add_command(command)
     for command in _all_commands(cli):
         command.params.append(click.Option(

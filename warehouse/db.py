@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import logging
 import re
 from collections.abc import Iterator
 from importlib import resources
@@ -101,8 +102,9 @@ def connect(
     read_only: bool = False,
     memory_limit: str | None = None,
     threads: int | None = None,
+    recover: bool = True,
 ) -> duckdb.DuckDBPyConnection:
-    """Open (and, when writable, create and migrate) the warehouse at `path`.
+    """Open (and, when writable, create, migrate and repair interrupted loads of) the warehouse at `path`.
 
     `:memory:` gives a throwaway warehouse, handy in tests.
     """
@@ -118,6 +120,7 @@ def connect(
             raise WarehouseMissing(f"no warehouse at {p}: run `riskwatch ingest` or `riskwatch demo` first")
         if not read_only:
             p.parent.mkdir(parents=True, exist_ok=True)
+    replayed = target != ":memory:" and not read_only and Path(f"{target}.wal").exists()
     try:
         con = duckdb.connect(target, read_only=read_only, config=config)
     except duckdb.IOException as exc:
@@ -125,5 +128,15 @@ def connect(
             raise WarehouseBusy(_lock_message(Path(target), exc)) from exc
         raise
     if not read_only:
+        if replayed:
+            # DuckDB replayed a WAL a crash left behind; a write plus CHECKPOINT makes that state durable
+            # in the file before recovery judges it.
+            con.execute("CREATE TABLE _wal_replayed (i INTEGER); DROP TABLE _wal_replayed; CHECKPOINT")
         apply_migrations(con)
+        if recover:
+            from warehouse.recovery import recover as repair
+
+            done = repair(con)
+            if done.published or done.undone:
+                logging.getLogger("riskwatch").warning("%s: %s", target, done.summary())
     return con

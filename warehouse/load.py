@@ -1,12 +1,15 @@
 """Loading a file: stage through its source mapping, quarantine bad rows, upsert by (source, id).
 
-One file = one transaction: all of it or nothing. Superseded versions move to incident_history.
+One file = all of it or nothing: a committed 'staging' run row, one load transaction, then a publish step
+that marks it 'success' (warehouse/recovery.py completes or undoes what a crash interrupts).
+Superseded versions move to incident_history.
 The batch checks that may refuse a file are the validation layer's: the caller passes them in as
 `validate` (validation.ingest.check_batch), so this module never imports upward.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import importlib
 import itertools
@@ -18,7 +21,7 @@ from typing import Any
 
 import duckdb
 
-from warehouse import deletions, readfile, row_checks, upsert, versions
+from warehouse import deletions, readfile, recovery, row_checks, upsert, versions
 from warehouse.canonical import CHECKED_TEXT, COLUMNS
 from warehouse.countries import country_map_sql, seed_known_names
 from warehouse.db import transaction
@@ -128,9 +131,14 @@ def ingest_file(
     if kind == "events":
         # Great Expectations takes ~2 s to import; let it load on the other core while DuckDB reads the file.
         threading.Thread(target=importlib.import_module, args=("great_expectations",), daemon=True).start()
+    # The run row is committed alone first, so no COMMIT below has to be atomic (warehouse/recovery.py).
+    run.status = "staging"
+    run.run_id = _record_run(con, run, sha, started)
+    recovery._active.add(run.run_id)
+    committed = False
     try:
+        recovery.crash_point("staged")
         with transaction(con):
-            run.run_id = _record_run(con, run, sha, started)
             tag = f"{run.run_id}_{next(_tags)}"
             if kind == "deletions":
                 deletions.load_deletions(con, path, header, mapping, run, tag, started)
@@ -139,14 +147,29 @@ def ingest_file(
                           **(batch_limits or {})}
                 _load_events(con, path, header, mapping, run, tag, started, as_of or dt.date.today(), defaults,
                              validate, limits)
-            run.status = "success"
+            run.status = "loaded"
             _finish_run(con, run)
+            recovery.crash_point("loading")
+            recovery.crash_point("commit", con)
+        committed = True
+        recovery.crash_point("loaded")
+        if not recovery.publish(con, run.run_id):
+            raise RuntimeError(f"run {run.run_id}: the stored rows do not match the load's counts")
+        run.status = "success"
+        recovery.crash_point("published")
     except BaseException as exc:
         run.status = "refused" if isinstance(exc, IngestRefused) else "failed"
         run.message = str(exc).splitlines()[0][:500] if str(exc) else type(exc).__name__
-        run.run_id = _record_run(con, run, sha, started)
+        run.rows_read = run.inserted = run.updated = run.unchanged = run.rejected = run.deleted = 0
+        # A dead connection (disk full, fatal error) cannot record this: the run stays 'staging' and the next
+        # writer's recovery undoes it. Never let that second error hide the first.
+        with contextlib.suppress(duckdb.Error):
+            if committed:
+                recovery.undo(con, run.run_id, run.source, started, run.message)
+            _finish_run(con, run)
         raise
     finally:
+        recovery._active.discard(run.run_id)
         _drop_temp(con)
         con.execute("RESET preserve_insertion_order")
     return run
@@ -155,7 +178,7 @@ def ingest_file(
 def _record_run(con, run: IngestResult, sha: str, started: dt.datetime) -> int:
     return con.execute(
         "INSERT INTO ingest_runs (file, sha256, source, kind, started_at, finished_at, status, message, file_path, "
-        "file_size, file_mtime_ns) VALUES (?, ?, ?, ?, ?, CASE WHEN ? <> 'running' THEN "
+        "file_size, file_mtime_ns) VALUES (?, ?, ?, ?, ?, CASE WHEN ? NOT IN ('running', 'staging') THEN "
         "CAST(current_timestamp AS TIMESTAMP) END, ?, ?, ?, ?, ?) RETURNING run_id",
         [run.file, sha, run.source, run.kind, started, run.status, run.status, run.message, *run.fingerprint],
     ).fetchone()[0]
