@@ -153,6 +153,20 @@ def notable_incidents(con, known: AsOf, week: Week, deadliest: int = DEADLIEST) 
     return found
 
 
+def week_events(con, known: AsOf, week: Week) -> list[dict]:
+    """Every real event of the week in the watched countries, once, with the place of the record that
+    represents it (the map draws these): incident_id, event_date, country_iso3, admin1, location, latitude,
+    longitude, fatalities, tags (tag names of any source's record of the event)."""
+    return rows(con, f"""
+        WITH wk AS (SELECT k, fatalities FROM ({_real_events_sql(known)}) WHERE day BETWEEN $start AND $end),
+        tg AS (SELECT e.event_key AS k, list_sort(list(DISTINCT t.tag)) AS tags
+               FROM {known.event_tags} t JOIN {known.events} e USING (incident_id) GROUP BY 1)
+        SELECT e.incident_id, e.event_date, e.country_iso3, e.admin1, e.location, e.latitude, e.longitude,
+               wk.fatalities, coalesce(tg.tags, []) AS tags
+        FROM wk JOIN {known.events} e ON e.incident_id = wk.k LEFT JOIN tg USING (k)
+        ORDER BY wk.fatalities DESC, e.incident_id""", {"start": week.start, "end": week.end})
+
+
 # -- data quality -------------------------------------------------------------------------------------
 
 def failed_checks(con) -> list[dict]:

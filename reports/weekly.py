@@ -24,6 +24,8 @@ from indicators.periods import period_label
 from publish.charts import panel_svg
 from publish.render import environment
 from reports import data
+from reports.boundaries import load as load_boundaries
+from reports.map import incident_map
 from reports.panels import indicator_panels
 from riskwatch.settings import Settings
 from warehouse.atomic import atomic_file
@@ -89,6 +91,10 @@ def gather(con: duckdb.DuckDBPyConnection, as_of: dt.date, settings: Settings,
     for i in incidents:
         i["tag_labels"] = [TAG_LABELS.get(t.split(" ")[0], t.split(" ")[0]) + (
             f" {t.split(' ', 1)[1]}" if " " in t else "") for t in i["tags"]]
+    events = data.week_events(con, known, week)
+    drawn = incident_map(events, watched, TAG_LABELS)
+    week_map = {"uri": drawn.data_uri, "events": len(events), "drawn": len(drawn.drawn),
+                "unplaced": len(drawn.unplaced), "attribution": load_boundaries().attribution}
     head = data.headline(con, known, week, alerts)
     head["notable_incidents"] = len(incidents)
     head["failed_checks"] = len(failed)
@@ -105,7 +111,7 @@ def gather(con: duckdb.DuckDBPyConnection, as_of: dt.date, settings: Settings,
     return {
         "week": week, "as_of": as_of, "since": since, "previous": prev, "watched": watched,
         "watched_names": [_country_name(c) for c in watched], "headline": head, "alerts": alerts,
-        "panels": panels, "incidents": incidents, "failed_checks": failed, "sources": sources,
+        "panels": panels, "map": week_map, "incidents": incidents, "failed_checks": failed, "sources": sources,
         "stale_after": stale_after, "revisions": revs, "indicators_as_of": data.indicators_as_of(con),
         "warehouse": Path(str(settings.warehouse)).name, "week_range": week_range(week),
         "timedelta_day": dt.timedelta(days=1),

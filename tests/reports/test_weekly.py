@@ -114,8 +114,9 @@ def test_report_covers_week_names_karachi_attack_and_charts_it(warehouse):
         assert result.headline["alerts_firing"] == 1 and result.headline["alerts_critical"] == 1
         assert "repeated_attacks_on_chinese_nationals" in html
     # Self-contained: nothing fetched when it is opened offline.
-    assert not re.search(r"<(link|img|script|iframe)\b", html, re.I)
-    assert not re.search(r"url\((?!#)|@import|\b(src|xlink:href)=\"(?!#)", html)
+    assert not re.search(r"<(link|script|iframe)\b", html, re.I)
+    assert not re.search(r"url\((?!#)|@import|\b(src|xlink:href)=\"(?!#|data:image/png;base64,)", html)
+    assert re.search(r'<img class="map" src="data:image/png;base64,[A-Za-z0-9+/=]+"', html)   # the offline map
     ids = re.findall(r'\bid="([^"]+)"', html)
     assert len(ids) == len(set(ids))
     row = con.execute("SELECT path, sha256 FROM reports WHERE report_id = ?", [result.report_id]).fetchone()
