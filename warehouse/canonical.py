@@ -41,7 +41,12 @@ COLUMNS: dict[str, str] = {
 }
 
 # Columns whose raw text is kept beside the parsed value so a failed parse can be explained.
-CHECKED_TEXT = ("event_date", "date_end", "latitude", "longitude", "fatalities")
+CHECKED_TEXT = ("event_date", "date_end", "latitude", "longitude", "fatalities", "fatalities_low",
+                "fatalities_high", "date_precision", "geo_precision", "source_updated_at")
+
+# A staged column naming the source columns of a row that hold a NUL byte (NULL when none do): text with
+# NUL cannot be shown or exported faithfully, so checks.yml rejects such rows instead of storing them.
+NUL_COLUMNS = "_nul_columns"
 
 # Columns that define an incident's content: a change in any of them is a revision.
 # (country_iso3 is derived from country, so it is not part of it.)

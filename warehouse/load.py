@@ -22,7 +22,7 @@ from typing import Any
 import duckdb
 
 from warehouse import deletions, readfile, recovery, row_checks, upsert, versions
-from warehouse.canonical import CHECKED_TEXT, COLUMNS
+from warehouse.canonical import CHECKED_TEXT, COLUMNS, NUL_COLUMNS
 from warehouse.countries import country_map_sql, seed_known_names
 from warehouse.db import transaction
 from warehouse.readfile import IngestRefused
@@ -250,7 +250,7 @@ def _stage(con, checked: str, path, header, mapping: Mapping, tag, as_of, defaul
     scan, malformed = readfile.raw_scan(path, header, tag, numbered=numbered)
     light = ", ".join(c if c in upsert.CHECKED_COLUMNS else f"CASE WHEN {c} IS NOT NULL THEN true END AS {c}"
                       for c in COLUMNS)
-    texts = ", ".join(f"_{c}_text" for c in CHECKED_TEXT)
+    texts = ", ".join([*(f"_{c}_text" for c in CHECKED_TEXT), NUL_COLUMNS])
     staged, extra = _staged_sql(mapping, header, defaults, scan, country_map_sql(con)), ""
     if compare:
         # Newer revision time wins; equal or older is ignored. Without revision times, changed content wins.

@@ -21,7 +21,14 @@ REPEATED_ID = ("'expect_column_values_to_be_unique(source_event_id): id ''' || s
 
 
 def row_checks() -> list[dict[str, str]]:
-    return yaml.safe_load(CHECKS.read_text(encoding="utf-8"))["row_checks"]
+    """The checks of checks.yml in order; an entry with `columns: [a, b]` is one check per column, with
+    {column} in its SQL replaced by the column's name."""
+    checks = []
+    for entry in yaml.safe_load(CHECKS.read_text(encoding="utf-8"))["row_checks"]:
+        for column in entry.get("columns") or [entry["column"]]:
+            checks.append({"expectation": entry["expectation"], "column": column,
+                           **{k: entry[k].replace("{column}", column) for k in ("fails", "message")}})
+    return checks
 
 
 def reason_sql(as_of: dt.date) -> str:

@@ -19,7 +19,8 @@ if TYPE_CHECKING:
 # What the checks read (checks.yml, source vocabularies) stays in the staged table; the other columns only say
 # whether they are filled, so a multi-GB file never sits twice in memory. The write re-reads the file.
 CHECKED_COLUMNS = {"source_event_id", "event_date", "date_end", "latitude", "longitude", "fatalities", "country",
-                   "event_type", "sub_event_type", "disorder_type", "source_updated_at"}
+                   "event_type", "sub_event_type", "disorder_type", "source_updated_at", "fatalities_low",
+                   "fatalities_high", "date_precision", "geo_precision"}
 PAYLOAD = [c for c in COLUMNS if c not in CHECKED_COLUMNS] + ["extra"]
 DATA_COLUMNS = [*COLUMNS, "country_iso3", "extra"]              # what a row carries into incident_current
 INTEGER_COLUMNS = {c for c, t in COLUMNS.items() if t == "INTEGER"}   # staged as DOUBLE so checks see 2.5

@@ -17,7 +17,7 @@ from typing import Any
 
 import yaml
 
-from warehouse.canonical import CHECKED_TEXT, COLUMNS
+from warehouse.canonical import CHECKED_TEXT, COLUMNS, NUL_COLUMNS
 
 BUILTIN_DIR = Path(__file__).parent
 
@@ -198,6 +198,8 @@ def stage_projection(mapping: Mapping, header: list[str], defaults: dict[str, An
         parts.append(f"{typed} AS {name}")
         if name in CHECKED_TEXT:
             parts.append(f"CAST({text} AS VARCHAR) AS _{name}_text")
+    nul = ", ".join(f"CASE WHEN contains({ident(c)}, chr(0)) THEN {literal(c)} END" for c in header)
+    parts.append(f"nullif(concat_ws(', ', {nul}), '') AS {NUL_COLUMNS}")
     used = _referenced_columns(mapping)
     rest = [c for c in header if c not in used]
     if mapping.extra and rest:
