@@ -12,7 +12,7 @@ import duckdb
 
 from riskwatch.settings import DEFAULT_WAREHOUSE, Settings, SettingsError, load_settings
 from warehouse import db
-from warehouse.query import FORMATS, render, run_query
+from warehouse.query import FORMATS, NotReadOnly, render, run_query
 
 
 class Fail(click.ClickException):
@@ -163,10 +163,12 @@ def sql(settings: Settings, query: str | None, fmt: str) -> None:
 def _print_query(con: duckdb.DuckDBPyConnection, query: str, fmt: str, fail: bool) -> None:
     try:
         columns, rows = run_query(con, query)
-    except duckdb.Error as exc:
+    except (duckdb.Error, NotReadOnly) as exc:
         message = str(exc).splitlines()[0]
-        if "read-only" in message.lower():
+        if isinstance(exc, duckdb.Error) and "read-only" in message.lower():
             message = "the warehouse is opened read-only here: `riskwatch sql` cannot change it"
+        elif "disabled by configuration" in message or "configuration has been locked" in message:
+            message = f"`riskwatch sql` reads the warehouse only, no files or network ({message})"
         if fail:
             raise Fail(message) from exc
         click.echo(f"error: {message}", err=True)

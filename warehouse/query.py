@@ -1,4 +1,14 @@
-"""Ad hoc read-only SQL over the warehouse, formatted as a table, CSV or JSON."""
+"""Ad hoc read-only SQL over the warehouse, formatted as a table, CSV or JSON.
+
+Read-only is enforced twice, so that neither alone has to be perfect:
+- read_statements: DuckDB's own parser classifies every statement of the text; only reads run (SELECT and
+  what DuckDB rewrites to a SELECT: WITH, FROM, VALUES, DESCRIBE, SHOW, SUMMARIZE, table-listing PRAGMAs;
+  EXPLAIN of such a statement). One refused statement refuses the whole text: nothing of it runs.
+- lock_down: the session cannot touch files or the network (enable_external_access = false: no COPY TO,
+  EXPORT DATABASE, ATTACH, INSTALL, read_csv/read_text/glob of local files) and cannot undo that
+  (lock_configuration = true). The warehouse itself stays readable: it was opened before.
+Every front-end (the `riskwatch sql` command and prompt) runs SQL through run_query, which does both.
+"""
 
 from __future__ import annotations
 
@@ -7,16 +17,78 @@ import datetime as dt
 import decimal
 import io
 import json
+import re
 from typing import Any
 
 import duckdb
 
 FORMATS = ("table", "csv", "json")
+READS = "SELECT, WITH, FROM, VALUES, DESCRIBE, SHOW, SUMMARIZE, EXPLAIN"
+# EXPLAIN [ANALYZE] [(options)] in front of a statement, after any leading comments.
+_EXPLAIN = re.compile(r"^(?:\s+|--[^\n]*\n?|/\*.*?\*/)*EXPLAIN\s+(?:ANALY[SZ]E\s+)?(?:\([^)]*\)\s*)?",
+                      re.IGNORECASE | re.DOTALL)
+
+
+class NotReadOnly(ValueError):
+    """SQL that is not a read statement; nothing of the text was run."""
+
+
+def read_statements(sql: str) -> list[duckdb.Statement]:
+    """The statements of `sql`, parsed by DuckDB; NotReadOnly unless every one is a read.
+
+    Raises duckdb.ParserException for text DuckDB cannot parse.
+    """
+    statements = duckdb.extract_statements(sql)
+    if not statements:
+        raise NotReadOnly("no SQL statement given")
+    for number, statement in enumerate(statements, 1):
+        kind = _kind(statement)
+        if kind is not None:
+            where = f"statement {number} of {len(statements)}" if len(statements) > 1 else "the statement"
+            raise NotReadOnly(f"riskwatch sql is read-only: {where} is {kind} (allowed: {READS}); "
+                              f"nothing was run")
+    return statements
+
+
+def _kind(statement: duckdb.Statement) -> str | None:
+    """None for a read, else what the statement is (for the error message)."""
+    if statement.type == duckdb.StatementType.SELECT:
+        return None
+    if statement.type == duckdb.StatementType.EXPLAIN:
+        # EXPLAIN ANALYZE executes its statement: it is a read only when the explained statement is.
+        match = _EXPLAIN.match(statement.query)
+        try:
+            inner = duckdb.extract_statements(statement.query[match.end():]) if match else []
+        except duckdb.Error:
+            inner = []
+        if len(inner) == 1 and inner[0].type == duckdb.StatementType.SELECT:
+            return None
+        return "EXPLAIN of a statement that is not a read"
+    name = statement.type.name.replace("_", " ")
+    return {"VARIABLE SET": "SET VARIABLE", "LOAD": "INSTALL or LOAD", "CREATE FUNC": "CREATE FUNCTION"}.get(
+        name, name)
+
+
+def lock_down(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
+    """No file or network access for the rest of this session, and no setting can change that back.
+
+    Call it after the warehouse (or its snapshot) is opened or attached; idempotent.
+    """
+    if not con.execute("SELECT current_setting('lock_configuration')").fetchone()[0]:
+        con.execute("SET enable_external_access = false")
+        con.execute("SET lock_configuration = true")
+    return con
 
 
 def run_query(con: duckdb.DuckDBPyConnection, query: str) -> tuple[list[str], list[tuple[Any, ...]]]:
-    cur = con.execute(query)
-    if cur.description is None:
+    """Columns and rows of the last statement of `query`, which must hold only reads (read_statements);
+    the session is locked down first (lock_down)."""
+    statements = read_statements(query)
+    lock_down(con)
+    cur = None
+    for statement in statements:
+        cur = con.execute(statement)
+    if cur is None or cur.description is None:
         return [], []
     return [d[0] for d in cur.description], cur.fetchall()
 
