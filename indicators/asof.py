@@ -37,8 +37,8 @@ class AsOf:
 
     events: the incidents known on `as_of`, one row per source record, with event_key (shared by the
     records of one real event), episode_key (shared by the events of one episode, e.g. GTD related rows)
-    and the event_date of the record that represents it; event_tags:
-    incident_id, tag, detail of those records; watched: iso3 of the watched countries.
+    and the event_date of the record that represents it; event_tags: incident_id, tag, detail, evidence,
+    confidence of those records; watched: iso3 of the watched countries.
     """
 
     as_of: dt.date
@@ -93,7 +93,7 @@ def prepare(con: duckdb.DuckDBPyConnection, as_of: dt.date, watched: list[str], 
         tags.prepare_origins(con, "events")
         con.execute(f"CREATE TEMP TABLE event_tags AS {tags.tag_select_sql(rules, 'events')}")
     else:
-        con.execute("CREATE TEMP VIEW event_tags AS SELECT t.incident_id, t.tag, t.detail "
+        con.execute("CREATE TEMP VIEW event_tags AS SELECT t.incident_id, t.tag, t.detail, t.evidence, t.confidence "
                     "FROM incident_tag_rows t SEMI JOIN events e USING (incident_id)")
     con.execute("CREATE TEMP TABLE watched_countries (iso3 VARCHAR)")
     if watched:

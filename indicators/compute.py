@@ -183,11 +183,18 @@ def incidents_behind(
     con: duckdb.DuckDBPyConnection, definition: Definition, series: str, grain: str, period_start: dt.date,
     as_of: dt.date, watched: list[str],
 ) -> list[dict]:
-    """The incidents that make up one value: one row per real event (the record kept), oldest first."""
+    """The incidents that make up one value: one row per real event (the record kept), oldest first.
+
+    `why` lists the tags of the event's records with their evidence and confidence ('cross_border_strike
+    USA->PAK: source_reference ~ "US drone" (text)'), so an alert can say why an event counted.
+    """
     known = asof.prepare(con, as_of, watched)
     cur = con.execute(
         f"SELECT e.incident_id, e.event_date, e.country, e.admin1, e.admin2, e.location, e.actor1, e.actor2, "
-        f"e.fatalities, e.notes, e.source, e.source_reference, e.source_url, e.event_type, e.sub_event_type "
+        f"e.fatalities, e.notes, e.source, e.source_reference, e.source_url, e.event_type, e.sub_event_type, "
+        f"(SELECT list(DISTINCT t.tag || coalesce(' ' || t.detail, '') || coalesce(': ' || t.evidence, '') "
+        f"|| coalesce(' (' || t.confidence || ')', '') ORDER BY 1) FROM {known.event_tags} t "
+        f"JOIN {known.events} r USING (incident_id) WHERE r.event_key = e.incident_id) AS why "
         f"FROM (SELECT DISTINCT event_key FROM ({definition.sql}) q WHERE series = $series "
         f"AND {_period_sql(grain)} = $period AND event_date <= $asof) k "
         f"JOIN {known.events} e ON e.incident_id = k.event_key ORDER BY e.event_date, e.incident_id",

@@ -189,8 +189,10 @@ def judge(rule: Rule, value: float, baseline: float | None, periods_used: int) -
 
 
 def series_target_sql(col: str = "series") -> str:
-    """The country a series is about: 'ORIG->TGT' -> TGT, 'PAK:Sindh' -> PAK, 'PAK' -> PAK."""
-    return f"CASE WHEN contains({col}, '->') THEN split_part({col}, '->', 2) ELSE split_part({col}, ':', 1) END"
+    """The countries a series is about, as a list: 'ORIG->TGT' -> [TGT], 'IND<>PAK' -> [IND, PAK] (a clash is
+    about both), 'PAK:Sindh' -> [PAK], 'PAK' -> [PAK]."""
+    return (f"CASE WHEN contains({col}, '->') THEN [split_part({col}, '->', 2)] "
+            f"WHEN contains({col}, '<>') THEN string_split({col}, '<>') ELSE [split_part({col}, ':', 1)] END")
 
 
 def evaluate_rules(
@@ -214,7 +216,7 @@ def _evaluate(con, indicator: str, rule: Rule, as_of: dt.date, watched: list[str
               since: dt.date | None = None, values: str = "indicator_value_rows") -> list:
     assert rule.grain in GRAINS  # parse_rules checked it; the window sizes below are interpolated ints
     n, history, keep = max(rule.n, 1), max(rule.n, rule.min_periods, 1), max(TRAILING, rule.n + 1)
-    watched_sql = f"AND list_contains($watched, {series_target_sql()})" if rule.series_in_watched else ""
+    watched_sql = f"AND list_has_any($watched, {series_target_sql()})" if rule.series_in_watched else ""
     rows = con.execute(
         f"SELECT series, period_start, period_end, value, baseline, periods_used, trail_p, trail_v, "
         f"period_start IN (latest, latest_complete) AS in_window FROM ("

@@ -14,12 +14,18 @@ from warehouse.sources.mapping import ident, literal
 _GROUPS = ("all", "any", "none")
 _OPS = ("regex", "in", "not_in", "equals", "not_null")
 CONDITION_KEYS = {*_GROUPS, "sql", "field", "ignore", *_OPS}
+CONFIDENCES = ("coded", "text", "dyad")
+# Free-text fields: a tag that a regex over one of these made rests on the event's text, not on a code.
+TEXT_FIELDS = ("notes", "source_reference")
 _FIELD = re.compile(r"[a-z_][a-z0-9_]*")
 # 'Military Forces of Iran (1989-) IRGC' / 'Government of United States of America' -> the state's name;
 # pycountry (via country_names) turns it into ISO3, so no hand-kept actor table is needed.
 # The prefix test keeps the regex off the rows (most) that name no state.
 STATE_NAME_SQL = (r"CASE WHEN starts_with({col}, 'Military Forces of') OR starts_with({col}, 'Government of') THEN "
                r"nullif(trim(regexp_extract({col}, '^(?:Military Forces|Government) of\s+([^(]+)', 1)), '') END")
+
+
+TAG_COLUMNS = ("incident_id", "tag", "detail", "rule", "evidence", "confidence")
 
 
 def condition_of(rule: dict[str, Any]) -> dict[str, Any]:
@@ -114,6 +120,57 @@ def _field_sql(node: dict[str, Any], where: str, guarded: frozenset[str] = froze
     return present if value else f"NOT ({present})"
 
 
+def evidence_sql(node: dict[str, Any]) -> str:
+    """SQL text saying why `node` holds, for rows where it does: `field ~ "matched text"` for a regex over
+    free text, `field=value` for a coded field, the `sql:` predicate, '; '-joined.
+
+    When the condition offers alternatives (`any:` groups, reached through `all:`), the alternatives that
+    held are the evidence and the rest are the rule's scope (event type, country), left out; otherwise
+    every leaf is. `none:` and `not_in` are filters, never evidence. Only evaluated on tagged rows.
+    """
+    groups = _any_groups(node)
+    if groups:
+        return _joined([f"CASE WHEN {condition_sql(item)} THEN {_leaves_sql(item)} END" for g in groups for item in g])
+    return _leaves_sql(node)
+
+
+def _any_groups(node: dict[str, Any]) -> list[list[dict[str, Any]]]:
+    return ([node["any"]] if node.get("any") else []) + [g for item in node.get("all") or [] for g in _any_groups(item)]
+
+
+def _leaves_sql(node: dict[str, Any]) -> str:
+    parts = []
+    field, ops = node.get("field"), [k for k in _OPS if k in node]
+    if field and ops and ops[0] == "regex" and field in TEXT_FIELDS:
+        text = _text(field)
+        if node.get("ignore"):
+            text = f"regexp_replace({text}, {literal(node['ignore'])}, ' ', 'gi')"
+        parts.append(f"{literal(field + ' ~ ')} || '\"' || regexp_extract({text}, {literal(node['regex'])}, 0, 'i') "
+                     f"|| '\"'")
+    elif field and ops and (ops[0] in ("regex", "in", "equals") or (ops[0] == "not_null" and node["not_null"])):
+        parts.append(f"{literal(field + '=')} || CAST({ident(field)} AS VARCHAR)")
+    if "sql" in node:
+        parts.append(literal(f"sql: {node['sql']}"))
+    parts += [_leaves_sql(item) for item in node.get("all") or []]
+    parts += [f"CASE WHEN {condition_sql(item)} THEN {_leaves_sql(item)} END" for item in node.get("any") or []]
+    return _joined(parts)
+
+
+def _joined(parts: list[str]) -> str:
+    parts = [p for p in parts if p != "NULL"]
+    if not parts:
+        return "NULL"
+    return parts[0] if len(parts) == 1 else f"nullif(concat_ws('; ', {', '.join(parts)}), '')"
+
+
+def confidence_sql(rule: dict[str, Any], evidence: str) -> str:
+    """The rule's declared confidence, else 'text' when a free-text regex is part of the evidence, else 'coded'."""
+    if rule.get("confidence"):
+        return literal(rule["confidence"])
+    text = "|".join(TEXT_FIELDS)
+    return f"CASE WHEN regexp_matches(coalesce({evidence}, ''), '(^|; )({text}) ~ ') THEN 'text' ELSE 'coded' END"
+
+
 def regexes_by_field(rules: list[dict[str, Any]]) -> dict[str, list[str]]:
     """Every regex (and ignore pattern) of the rules, grouped by the field it reads, in rule order."""
     found: dict[str, list[str]] = {}
@@ -143,7 +200,8 @@ def as_relation(relation: str) -> str:
 
 
 def tag_select_sql(rules: list[dict[str, Any]], relation: str, *, prechecks: bool = True) -> str:
-    """SELECT incident_id, tag, detail, rule over `relation` (incidents-shaped); run prepare_origins first.
+    """SELECT incident_id, tag, detail, rule, evidence, confidence over `relation` (incidents-shaped); run
+    prepare_origins first.
 
     One scan evaluates every rule. Regular expressions over free text cost a full pass each, whatever
     they ask for, so a field that several rules read by regex (notes, actor2, ...) is first tested
@@ -153,8 +211,7 @@ def tag_select_sql(rules: list[dict[str, Any]], relation: str, *, prechecks: boo
     plain form (each regex on every row it reaches), which the tests hold the fast one to.
     """
     if not rules:
-        return "SELECT CAST(NULL AS VARCHAR) AS incident_id, CAST(NULL AS VARCHAR) AS tag, " \
-               "CAST(NULL AS VARCHAR) AS detail, CAST(NULL AS VARCHAR) AS rule WHERE false"
+        return "SELECT " + ", ".join(f"CAST(NULL AS VARCHAR) AS {c}" for c in TAG_COLUMNS) + " WHERE false"
     shared = {f: p for f, p in regexes_by_field(rules).items() if len(p) > 1 and prechecks}
     guarded = frozenset(shared)
     # A field's pre-check runs only on rows where some rule reading it could still hold without its regexes.
@@ -171,16 +228,23 @@ def tag_select_sql(rules: list[dict[str, Any]], relation: str, *, prechecks: boo
         + (f", CAST(({r['detail']}) AS VARCHAR) AS _detail_{i}" if r.get("detail") else "")
         for i, r in enumerate(rules)
     )
+    # Evidence is worked out only on the rows a rule tagged (CASE), from the hits computed once below.
+    whys = ", ".join(
+        f"CASE WHEN _hit_{i} THEN {evidence_sql(condition_of(r))} END AS _evidence_{i}" for i, r in enumerate(rules))
     branches = "\nUNION ALL\n".join(
         f"SELECT incident_id, {literal(r['tag'])} AS tag, {f'_detail_{i}' if r.get('detail') else 'NULL'} AS detail, "
-        f"{literal(r['name'])} AS rule FROM _tag_hits WHERE _hit_{i}"
+        f"{literal(r['name'])} AS rule, _evidence_{i} AS evidence, {confidence_sql(r, f'_evidence_{i}')} AS confidence "
+        f"FROM _tag_hits WHERE _hit_{i}"
         for i, r in enumerate(rules)
     )
-    state = STATE_NAME_SQL.format(col="_r.actor1")
+    state, state2 = STATE_NAME_SQL.format(col="_r.actor1"), STATE_NAME_SQL.format(col="_r.actor2")
     # Materialized: the rules' results (not the incidents) are computed once and read by every branch.
     return (
-        f"WITH _tag_input AS (SELECT _r.*, coalesce(_r.perpetrator_iso3, _cn.iso3) AS origin_iso3 "
-        f"FROM {as_relation(relation)} _r LEFT JOIN country_names _cn ON _cn.name = {state}),\n"
+        f"WITH _tag_input AS (SELECT _r.*, coalesce(_r.perpetrator_iso3, _cn.iso3) AS origin_iso3, "
+        f"_cn2.iso3 AS actor2_iso3 FROM {as_relation(relation)} _r LEFT JOIN country_names _cn ON _cn.name = {state} "
+        f"LEFT JOIN country_names _cn2 ON _cn2.name = {state2}),\n"
         f"_tag_checked AS (SELECT *{guards} FROM _tag_input),\n"
-        f"_tag_hits AS MATERIALIZED (SELECT incident_id, {hits} FROM _tag_checked)\n{branches}"
+        f"_tag_hits AS MATERIALIZED (SELECT incident_id, {', '.join(f'_hit_{i}' for i in range(len(rules)))}, "
+        f"{''.join(f'_detail_{i}, ' for i, r in enumerate(rules) if r.get('detail'))}{whys} "
+        f"FROM (SELECT *, {hits} FROM _tag_checked))\n{branches}"
     )

@@ -13,14 +13,22 @@ from typing import Any
 import duckdb
 import yaml
 
-from indicators.tag_sql import CONDITION_KEYS, STATE_NAME_SQL, as_relation, condition_of, condition_sql, tag_select_sql
+from indicators.tag_sql import (
+    CONDITION_KEYS,
+    CONFIDENCES,
+    STATE_NAME_SQL,
+    as_relation,
+    condition_of,
+    condition_sql,
+    tag_select_sql,
+)
 from warehouse.countries import resolve_new_names
 from warehouse.db import transaction
 
 __all__ = ["condition_sql", "load_rules", "prepare_origins", "refresh_tags", "rules_hash", "tag_select_sql"]
 
 RULES_PATH = Path(__file__).with_name("tags.yml")
-_RULE_KEYS = {"name", "tag", "description", "detail", "examples"} | CONDITION_KEYS
+_RULE_KEYS = {"name", "tag", "description", "detail", "confidence", "examples"} | CONDITION_KEYS
 
 
 def load_rules(path: str | Path | None = None) -> list[dict[str, Any]]:
@@ -40,6 +48,8 @@ def load_rules(path: str | Path | None = None) -> list[dict[str, Any]]:
         seen.add(name)
         if set(rule) - _RULE_KEYS:
             raise ValueError(f"{where}: unknown key(s) {sorted(set(rule) - _RULE_KEYS)}")
+        if rule.get("confidence") is not None and rule["confidence"] not in CONFIDENCES:
+            raise ValueError(f"{where}: confidence must be one of {', '.join(CONFIDENCES)}")
         examples = rule.get("examples") or {}
         if not examples.get("match") or not examples.get("no_match"):
             raise ValueError(f"{where}: needs examples with at least one match and one no_match")
@@ -53,8 +63,10 @@ def rules_hash(rules: list[dict[str, Any]]) -> str:
 
 
 def prepare_origins(con: duckdb.DuckDBPyConnection, relation: str) -> int:
-    """Resolve the state names in actor1 of `relation` into country_names; returns how many were new."""
-    return resolve_new_names(con, f"SELECT {STATE_NAME_SQL.format(col='actor1')} FROM {as_relation(relation)}")
+    """Resolve the state names in actor1 and actor2 of `relation` into country_names; returns how many were new."""
+    rel = as_relation(relation)
+    return resolve_new_names(con, f"SELECT {STATE_NAME_SQL.format(col='actor1')} FROM {rel} "
+                                  f"UNION SELECT {STATE_NAME_SQL.format(col='actor2')} FROM {rel}")
 
 
 def refresh_tags(con: duckdb.DuckDBPyConnection, *, full: bool = False,
@@ -81,8 +93,8 @@ def refresh_tags(con: duckdb.DuckDBPyConnection, *, full: bool = False,
                 retagged = con.execute("SELECT count(*) FROM _tag_scope").fetchone()[0]
             prepare_origins(con, relation)
             tags = con.execute(
-                f"INSERT INTO incident_tag_rows (incident_id, tag, detail, rule, tagged_at) "
-                f"SELECT incident_id, tag, detail, rule, CAST(current_timestamp AS TIMESTAMP) "
+                f"INSERT INTO incident_tag_rows (incident_id, tag, detail, rule, evidence, confidence, tagged_at) "
+                f"SELECT incident_id, tag, detail, rule, evidence, confidence, CAST(current_timestamp AS TIMESTAMP) "
                 f"FROM ({tag_select_sql(rules, relation)})"
             ).fetchone()[0]
             # The high-water mark is the newest version seen, not the clock: the next refresh picks up

@@ -105,6 +105,9 @@ def test_cross_border_strikes_series_and_what_is_not_a_strike(con, tmp_path):
     q = values(con, "cross_border_strikes", "quarter")
     assert q == {("IRN->PAK", "2024-01-01"): (1, True), ("IRN->PAK", "2024-04-01"): (0, True),
                  ("PAK->IRN", "2024-01-01"): (1, True), ("PAK->IRN", "2024-04-01"): (0, True)}
+    # The border clash between two states' forces: its own, undirected series.
+    assert values(con, "interstate_clashes", "quarter") == {
+        ("AFG<>PAK", "2024-01-01"): (1, True), ("AFG<>PAK", "2024-04-01"): (0, True)}
 
 
 def test_weekly_violence_by_admin1_counts_each_real_event_once_across_sources(con, tmp_path):
@@ -169,6 +172,10 @@ def test_incidents_behind_a_value_as_of_2024_11_10(con):
                             dt.date(2024, 10, 1), as_of, WATCHED)
     assert [(r["event_date"].isoformat(), r["location"].split()[0]) for r in rows] == [
         ("2024-10-06", "Karachi"), ("2024-11-05", "Karachi")]
+    # Why each counted: the tag, its evidence and confidence.
+    assert [w for w in rows[0]["why"] if w.startswith("target:chinese")] == [
+        'target:chinese_nationals: actor2=Civilians (China); assoc_actor_2=Labor Group (China); '
+        'notes ~ "convoy carrying Chinese" (text)']
 
 
 def test_backfill_since_recomputes_only_from_that_date(con, tmp_path):

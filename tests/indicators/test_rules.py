@@ -137,10 +137,11 @@ def test_hysteresis_clear_threshold(con):
 
 
 def test_series_in_watched_uses_the_target_of_cross_border_series(con):
-    for series in ("IRN->PAK", "PAK->IND", "PAK:Sindh", "IND:Punjab", "PAK"):
+    for series in ("IRN->PAK", "PAK->IND", "PAK:Sindh", "IND:Punjab", "PAK", "IND<>PAK", "AFG<>IRN"):
         put_values(con, [0, 1], series=series)
     found = judged(con, definition({**STATIC, "series_in_watched": True}))
-    assert {s for s, _, _ in found} == {"IRN->PAK", "PAK:Sindh", "PAK"}
+    # A clash series has no direction: it concerns both of its countries.
+    assert {s for s, _, _ in found} == {"IRN->PAK", "PAK:Sindh", "PAK", "IND<>PAK"}
 
 
 def test_all_periods_returns_past_breaches_outside_the_window(con):

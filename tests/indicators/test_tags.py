@@ -98,8 +98,9 @@ def test_prechecks_change_no_result(con):
     tags.prepare_origins(con, rel)
     fast = set(con.execute(f"SELECT * FROM ({tags.tag_select_sql(RULES, rel)})").fetchall())
     plain = set(con.execute(f"SELECT * FROM ({tags.tag_select_sql(RULES, rel, prechecks=False)})").fetchall())
-    assert fast == plain  # incident, tag, detail and rule
-    assert {t for _, t, _, _ in fast} == {r["tag"] for r in RULES}  # every rule fired somewhere
+    assert fast == plain  # incident, tag, detail, rule, evidence and confidence
+    assert {t for _, t, _, _, _, _ in fast} == {r["tag"] for r in RULES}  # every tag fired somewhere
+    assert {rule for _, _, _, rule, _, _ in fast} == {r["name"] for r in RULES}  # and every rule
     assert "_rx_notes" in tags.tag_select_sql(RULES, rel)
 
 
@@ -174,30 +175,98 @@ def test_acled_format_under_another_source_name_is_tagged(con, tmp_path):
         ("target:chinese_nationals", None), ("suicide_attack", None), ("actor:baloch_separatist", "Sindh")}
 
 
-UCDP_ISO3 = {"United States of America": "USA", "India": "IND", "Afghanistan": "AFG", "Iran": "IRN",
-             "Iraq": "IRQ", "China": "CHN"}
+def test_every_tag_row_says_why(con, tmp_path):
+    """Evidence names the field and the matched text or code; confidence says which kind of evidence it is."""
+    rows = [
+        {"incident_id": "acled", "country": "Pakistan", "event_type": "Explosions/Remote violence",
+         "sub_event_type": "Air/drone strike", "actor1": "Military Forces of Iran (1989-)", "actor2": "Jaish al Adl"},
+        {"incident_id": "bij", "country": "Pakistan", "event_type": "Explosions/Remote violence",
+         "sub_event_type": "Air/drone strike", "actor1": "Military Forces of the United States",
+         "perpetrator_iso3": "USA"},
+        {"incident_id": "ucdp_text", "country": "Pakistan", "event_type": "State-based conflict",
+         "actor1": "Government of Afghanistan", "actor2": "Taleban", "notes": "Degan village, North Waziristan",
+         "source_reference": "(1) SATP (2) Officials say suspected US drone missile strike kills 5 in NW Pakistan"},
+        {"incident_id": "ucdp_dyad", "country": "Pakistan", "event_type": "State-based conflict",
+         "actor1": "Government of United States of America", "actor2": "al-Qaida", "notes": "Wana town",
+         "source_reference": 'Reuters 19 March 2004 "Pakistan army pounds militants'},
+        {"incident_id": "ucdp_loc", "country": "Pakistan", "event_type": "State-based conflict",
+         "actor1": "Government of India", "actor2": "Government of Pakistan", "notes": "Indian troops fired at posts"},
+    ]
+    rel = example_table(con, rows)
+    got = {(i, tag): (detail, evidence, confidence) for i, tag, detail, _, evidence, confidence in con.execute(
+        f"SELECT * FROM ({tags.tag_select_sql(RULES, rel)}) WHERE tag IN "
+        "('cross_border_strike', 'foreign_dyad_event', 'interstate_clash')").fetchall()}
+    assert got == {
+        ("acled", "cross_border_strike"): (
+            "IRN->PAK", "actor1=Military Forces of Iran (1989-); sub_event_type=Air/drone strike", "coded"),
+        ("bij", "cross_border_strike"): (
+            "USA->PAK", "perpetrator_iso3=USA; actor1=Military Forces of the United States; "
+            "sub_event_type=Air/drone strike", "coded"),
+        ("ucdp_text", "cross_border_strike"): ("USA->PAK", 'source_reference ~ "US drone missile"', "text"),
+        ("ucdp_text", "foreign_dyad_event"): ("AFG:PAK", got[("ucdp_text", "foreign_dyad_event")][1], "dyad"),
+        ("ucdp_dyad", "foreign_dyad_event"): ("USA:PAK", got[("ucdp_dyad", "foreign_dyad_event")][1], "dyad"),
+        ("ucdp_loc", "interstate_clash"): (
+            "IND<>PAK", "actor1=Government of India; actor2=Government of Pakistan; event_type=State-based conflict",
+            "coded"),
+    }
+    assert got[("ucdp_dyad", "foreign_dyad_event")][1].startswith("actor1=Government of United States of America")
+    # Rules without a declared confidence: 'text' when free text matched, else 'coded'.
+    china = [{"incident_id": "c1", "country": "Pakistan", "event_type": "Battles", "notes": "Chinese engineers hit"},
+             {"incident_id": "c2", "country": "Pakistan", "event_type": "Battles", "actor2": "Civilians (China)"}]
+    rel = example_table(con, china, "_china")
+    assert con.execute(f"SELECT incident_id, evidence, confidence FROM ({tags.tag_select_sql(RULES, rel)}) "
+                       "WHERE tag = 'target:chinese_nationals' ORDER BY 1").fetchall() == [
+        ("c1", 'notes ~ "Chinese engineers"', "text"), ("c2", "actor2=Civilians (China)", "coded")]
+    # Stored and public: incident_tags carries evidence and confidence.
+    ingest_file(con, write_csv(tmp_path / "a.csv", [acled_row()]), "acled", as_of=AS_OF)
+    tags.refresh_tags(con)
+    assert con.execute("SELECT evidence, confidence FROM incident_tags WHERE tag = 'suicide_attack'").fetchall() == [
+        ("sub_event_type=Suicide bomb; notes ~ \"suicide car\"", "text")]
 
 
-def test_ucdp_cross_border_strikes_equal_a_direct_count_of_the_file(con):
-    path = SAMPLE / "ucdp_ged_pakistan.csv"
-    ingest_file(con, path, "ucdp", as_of=AS_OF)
-    result = tags.refresh_tags(con)
-    assert result["full"] and result["incidents_retagged"] == 5834
-    raw = con.execute(
-        "SELECT side_a, CAST(year AS INTEGER), count(*) FROM read_csv(?, all_varchar = true) "
-        "WHERE side_a LIKE 'Government of %' AND side_a <> 'Government of Pakistan' GROUP BY ALL", [str(path)],
-    ).fetchall()
-    expected = {(UCDP_ISO3[side.removeprefix("Government of ")] + "->PAK", year): n for side, year, n in raw}
-    got = {(detail, year): n for detail, year, n in con.execute(
-        "SELECT t.detail, year(i.event_date), count(*) FROM incident_tags t JOIN incidents i USING (incident_id) "
-        "WHERE t.tag = 'cross_border_strike' GROUP BY ALL").fetchall()}
-    assert got == expected
-    usa = {year: n for (detail, year), n in sorted(got.items()) if detail == "USA->PAK"}
-    print("\nUCDP USA->PAK per year:", usa)
-    # The drone years dominate (peak 2010), but UCDP's US-al-Qaida dyad also holds 2001-2003 border
-    # events and Pakistani operations against al-Qaida (UCDP codes the dyad, not who fired).
-    assert max(usa, key=usa.get) == 2010 and sum(usa.values()) == 411
-    assert sum(n for y, n in usa.items() if 2004 <= y <= 2018) / sum(usa.values()) > 0.95
+def test_load_rules_refuses_an_unknown_confidence(tmp_path):
+    path = tmp_path / "tags.yml"
+    path.write_text("- {name: a, tag: a, description: d, field: notes, regex: x, confidence: sure,\n"
+                    "   examples: {match: [{notes: x}], no_match: [{notes: y}]}}\n")
+    with pytest.raises(ValueError, match="confidence must be one of coded, text, dyad"):
+        tags.load_rules(path)
+
+
+def _strike_counts(con, detail: str, grain: str) -> dict[str, int]:
+    return dict(con.execute(
+        f"SELECT strftime(date_trunc('{grain}', i.event_date), '%Y-%m'), count(*) FROM incident_tags t "
+        "JOIN incidents i USING (incident_id) WHERE t.tag = 'cross_border_strike' AND t.detail = ? GROUP BY 1",
+        [detail]).fetchall())
+
+
+def test_ucdp_dyad_alone_is_not_a_strike(con):
+    """The bundled UCDP GED file (the real 2021 export, Pakistan rows): issue 12's figures."""
+    ingest_file(con, SAMPLE / "ucdp_ged_pakistan.csv", "ucdp", as_of=AS_OF)
+    tags.refresh_tags(con)
+    by_tag = dict(con.execute("SELECT tag || ' ' || detail || ' ' || confidence, count(*) FROM incident_tags "
+                              "WHERE tag IN ('cross_border_strike', 'foreign_dyad_event', 'interstate_clash') "
+                              "GROUP BY 1").fetchall())
+    usa_years = {y[:4]: 0 for y in _strike_counts(con, "USA->PAK", "year")}
+    for y, n in _strike_counts(con, "USA->PAK", "year").items():
+        usa_years[y[:4]] += n
+    print("\nUCDP alone, tags:", by_tag, "\nUSA->PAK per year:", dict(sorted(usa_years.items())))
+    # Every foreign-dyad event stays findable; only the text-evidenced ones are strikes.
+    assert by_tag["foreign_dyad_event USA:PAK dyad"] == 411 and by_tag["foreign_dyad_event AFG:PAK dyad"] == 90
+    assert by_tag["interstate_clash IND<>PAK coded"] == 147  # no direction
+    assert set(by_tag) - {k for k in by_tag if k.startswith(("foreign_dyad_event", "interstate_clash"))} == {
+        "cross_border_strike USA->PAK text"}
+    assert usa_years.get("2004", 0) <= 5          # BIJ records 1 strike in 2004; the dyad gave 52
+    afg_quarters = [q for q, n in _strike_counts(con, "AFG->PAK", "quarter").items() if n]
+    assert len(afg_quarters) <= 3                 # the dyad gave ~28 quarters
+    assert max(usa_years, key=usa_years.get) == "2010"
+    cities = con.execute(
+        "SELECT count(*) FROM incident_tags t JOIN incidents i USING (incident_id) WHERE t.tag = 'cross_border_strike' "
+        "AND regexp_matches(concat_ws(' ', i.location, i.admin2), 'Karachi|Lahore|Quetta|Islamabad')").fetchone()[0]
+    assert cities == 0                            # the dyad put 28 'US strikes' there
+    # Each strike says which text named it.
+    evidence = con.execute("SELECT DISTINCT regexp_extract(evidence, '^[a-z_]+ ~ ') FROM incident_tags "
+                           "WHERE tag = 'cross_border_strike'").fetchall()
+    assert sorted(evidence) == [("notes ~ ",), ("source_reference ~ ",)]
 
 
 def test_incremental_refresh_revisions_deletions_and_rule_changes(con, tmp_path):
@@ -288,3 +357,39 @@ def test_bij_drone_strikes_are_us_strikes(con):
     tags.refresh_tags(con)
     assert con.execute("SELECT detail, count(*) FROM incident_tags WHERE tag = 'cross_border_strike' GROUP BY ALL"
                        ).fetchall() == [("USA->PAK", run.inserted)]
+
+
+BIJ_PER_YEAR = {2008: 38, 2009: 54, 2010: 128, 2011: 75, 2012: 50}
+
+
+def _usa_strikes_per_year_with_bij(con) -> dict[int, float]:
+    from indicators import dedup
+    from indicators.compute import compute_indicators
+    from indicators.definitions import load_definitions
+
+    ingest_file(con, SAMPLE / "ucdp_ged_pakistan.csv", "ucdp", as_of=AS_OF)
+    ingest_file(con, shared("bij_drone_strikes/bij_pakistan_drone_strikes.csv"), "bij_drone_strikes", as_of=AS_OF)
+    tags.refresh_tags(con)
+    dedup.refresh_duplicates(con)
+    defs = {k: v for k, v in load_definitions().items() if k == "cross_border_strikes"}
+    compute_indicators(con, AS_OF, watched=["PAK"], definitions=defs)
+    got = dict(con.execute("SELECT year(period_start), sum(value) FROM indicator_values WHERE series = 'USA->PAK' "
+                           "AND grain = 'quarter' AND year(period_start) BETWEEN 2008 AND 2012 GROUP BY 1").fetchall())
+    print("\nUCDP + BIJ, USA->PAK per year:", got, "BIJ:", BIJ_PER_YEAR)
+    return got
+
+
+def test_ucdp_and_bij_us_strikes_follow_bij(con):
+    """With BIJ loaded, each BIJ strike counts once (linked UCDP reports add nothing) and UCDP's text-evidenced
+    strikes add only what did not link; measured: 38, 55, 154, 79, 57 against BIJ's 38, 54, 128, 75, 50."""
+    got = _usa_strikes_per_year_with_bij(con)
+    assert all(got[y] >= n for y, n in BIJ_PER_YEAR.items())                 # nothing of BIJ's lost
+    assert all(abs(got[y] - BIJ_PER_YEAR[y]) <= 0.1 * BIJ_PER_YEAR[y] for y in (2008, 2009, 2011))
+    assert all(got[y] <= 1.25 * BIJ_PER_YEAR[y] for y in BIJ_PER_YEAR)
+
+
+@pytest.mark.xfail(strict=True, reason="2010 and 2012 exceed BIJ by 20% and 14%: UCDP splits one strike day into "
+                   "several rows and the current dedup links each BIJ strike to one UCDP row (linking's follow-up)")
+def test_ucdp_and_bij_us_strikes_within_10_percent_of_bij(con):
+    got = _usa_strikes_per_year_with_bij(con)
+    assert all(abs(got[y] - n) <= 0.1 * n for y, n in BIJ_PER_YEAR.items())

@@ -36,7 +36,7 @@ CREATE OR REPLACE VIEW rejected_incidents AS
 SELECT source, file, line, reason, raw, ingest_run_id, rejected_at FROM rejected_rows;
 
 CREATE OR REPLACE VIEW incident_tags AS
-SELECT t.incident_id, t.tag, t.detail, t.rule, t.tagged_at
+SELECT t.incident_id, t.tag, t.detail, t.evidence, t.confidence, t.rule, t.tagged_at
 FROM incident_tag_rows t JOIN incidents i USING (incident_id);
 
 CREATE OR REPLACE VIEW indicator_values AS
