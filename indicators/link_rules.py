@@ -94,6 +94,14 @@ def _group(col: str) -> str:
             f"ELSE {col} END")
 
 
+def _actors(cfg: dict) -> str:
+    """The armed-group names of a record as one string, from the fields links.yml `actor_fields` lists."""
+    fields = cfg["actor_fields"]
+    join = lambda cols: "concat_ws(' ', " + ", ".join(_group(c) for c in cols) + ")"  # noqa: E731
+    whens = " ".join(f"WHEN {literal(s)} THEN {join(cols)}" for s, cols in fields.items() if s != "*")
+    return f"CASE source {whens} ELSE {join(fields['*'])} END" if whens else join(fields["*"])
+
+
 def records_sql(cfg: dict) -> str:
     """One row per current record that can link: dates as a range, place keys, family, actor words."""
     family, side = family_sql(cfg)
@@ -106,8 +114,8 @@ SELECT incident_id, source, country_iso3, CAST(event_date AS DATE) AS d0,
        CAST(greatest({d1}, event_date) AS DATE) AS d1,
        latitude AS lat, longitude AS lon, coalesce(geo_precision, 1) AS geo, {admin1_sql(cfg)} AS a1,
        {admin2_sql(cfg)} AS a2, family, side,
-       list_filter(list_distinct(regexp_extract_all(lower(concat_ws(' ', {_group('actor1')}, {_group('actor2')})),
-                   '[a-z0-9]{{3,}}')), w -> NOT list_contains([{stop}], w)) AS words,
+       list_filter(list_distinct(regexp_extract_all(lower({_actors(cfg)}), '[a-z0-9]{{3,}}')),
+                   w -> NOT list_contains([{stop}], w)) AS words,
        coalesce(fatalities_low, fatalities) AS f_lo, coalesce(fatalities_high, fatalities) AS f_hi
 FROM (SELECT *, {family} AS family, {side} AS side FROM incident_current WHERE NOT is_deleted)
 WHERE family IS NOT NULL AND country_iso3 IS NOT NULL AND event_date IS NOT NULL"""
@@ -124,6 +132,8 @@ def candidates_sql(cfg: dict, records: str, compatible: str) -> str:
     wt = cfg["weights"]
     total = sum(wt.values())
     span = int(cfg["max_days_span"])
+    gate = float(cfg["fatality_gate"]["min_agreement"])
+    exempt = ", ".join(literal(f) for f in cfg["fatality_gate"]["except_families"]) or "NULL"
     return f"""
 WITH ra AS (SELECT incident_id, source, country_iso3, d0,
                    unnest(generate_series(d0 - {w}, d1 + {w}, INTERVAL 1 DAY))::DATE AS day
@@ -137,32 +147,40 @@ x AS (SELECT A.incident_id AS a, B.incident_id AS b, A.source AS source_a, B.sou
              greatest(0, A.d0 - B.d1, B.d0 - A.d1) AS gap, greatest(A.d1 - A.d0, B.d1 - B.d0) AS span,
              6371 * 2 * asin(sqrt(pow(sin(radians(B.lat - A.lat) / 2), 2) + cos(radians(A.lat)) * cos(radians(B.lat))
                  * pow(sin(radians(B.lon - A.lon) / 2), 2))) AS km,
-             greatest(A.geo, B.geo) >= {coarse} AS coarse, coalesce(A.a1 = B.a1, false) AS same_a1,
+             greatest(A.geo, B.geo) >= {coarse} AS coarse, greatest(A.geo, B.geo) AS geo_max,
+             coalesce(A.a1 = B.a1, false) AS same_a1,
              coalesce(A.a2 = B.a2, false) AS same_a2,
              A.a2 IS NULL OR B.a2 IS NULL AS a2_missing,
              list_intersect(A.words, B.words) AS shared, len(A.words) = 0 OR len(B.words) = 0 AS actor_unknown,
-             A.f_lo AS fa_lo, A.f_hi AS fa_hi, B.f_lo AS fb_lo, B.f_hi AS fb_hi
+             A.f_lo AS fa_lo, A.f_hi AS fa_hi, B.f_lo AS fb_lo, B.f_hi AS fb_hi,
+             -- A province is a big place: known only to admin1, a record also needs a shared armed group
+             -- or the same (non-zero) death toll.
+             len(list_intersect(A.words, B.words)) > 0 OR coalesce(A.f_lo <= B.f_hi AND B.f_lo <= A.f_hi
+                 AND greatest(A.f_hi, B.f_hi) > 0, false) AS agree
       FROM pairs p JOIN {records} A ON A.incident_id = p.a
       JOIN {records} B ON B.incident_id = p.b JOIN ({compatible}) c ON c.fa = A.family AND c.fb = B.family),
 s AS (SELECT *,
              (1 - gap / {w + 1}) * CASE WHEN span = 0 THEN 1 WHEN span <= 7 THEN 0.8 ELSE 0.5 END AS s_date,
              CASE WHEN NOT coarse THEN 1 - 0.5 * coalesce(km, {km}) / {km}
-                  WHEN same_a2 THEN 0.5 WHEN same_a1 AND km <= {float(cfg["coarse_km"])} THEN 0.3 ELSE 0 END AS s_place,
+                  WHEN same_a2 THEN 0.5 WHEN geo_max = {coarse} THEN 0.3 ELSE 0.2 END AS s_place,
              CASE WHEN same THEN 1 ELSE 0.6 END AS s_family,
              CASE WHEN len(shared) > 0 THEN 1 WHEN actor_unknown THEN 0.5 ELSE 0 END AS s_actor,
              CASE WHEN fa_lo IS NULL OR fb_lo IS NULL THEN 0.5
                   WHEN fa_lo <= fb_hi AND fb_lo <= fa_hi THEN 1
                   ELSE (least(fa_hi, fb_hi) + 1) / (greatest(fa_lo, fb_lo) + 1) END AS s_fat
       FROM x
-      WHERE (NOT coarse AND km <= {km})
-         OR (coarse AND (same_a2 OR (a2_missing AND same_a1 AND km <= {float(cfg["coarse_km"])}))))
+      WHERE (s_fat >= {gate} OR fam_a IN ({exempt}) OR fam_b IN ({exempt}))
+        AND ((NOT coarse AND km <= {km})
+         OR (coarse AND (same_a2 OR (a2_missing AND same_a1
+                             AND (km <= {float(cfg["coarse_km"])} OR (geo_max > {coarse} AND agree)))))))
 SELECT a, b, source_a, source_b,
        round(({wt['date']} * s_date + {wt['place']} * s_place + {wt['family']} * s_family
               + {wt['actor']} * s_actor + {wt['fatalities']} * s_fat) / {total}, 4) AS score,
        concat_ws('; ', CASE WHEN gap = 0 THEN 'same dates' ELSE gap || ' day(s) apart' END
                           || CASE WHEN span > 0 THEN ' (range of ' || span + 1 || ' days)' ELSE '' END,
                  CASE WHEN NOT coarse THEN round(km, 1) || ' km' WHEN same_a2 THEN 'same admin2 (coarse location)'
-                      ELSE 'same admin1 (coarse location), ' || round(km) || ' km' END,
+                      WHEN geo_max = {coarse} THEN 'admin2 centre ' || round(km) || ' km, same admin1'
+                      ELSE 'same admin1 (location known to admin1 only)' END,
                  fam_a || CASE WHEN same THEN '' ELSE '~' || fam_b END,
                  CASE WHEN len(shared) > 0 THEN 'actors share ' || array_to_string(shared, ',')
                       WHEN actor_unknown THEN 'actor unknown' ELSE 'actors differ' END,
