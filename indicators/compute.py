@@ -201,3 +201,15 @@ def incidents_behind(
         {"series": series, "period": period_start, "asof": as_of},
     )
     return records(cur)
+
+
+def running_values(con: duckdb.DuckDBPyConnection, d: Definition, grain: str, as_of: dt.date) -> list[tuple]:
+    """(series, period_start, day, value of the period up to that day) for each day with an event of `d`,
+    from the relations asof.prepare made: when within its period a value reached a threshold."""
+    agg = _event_facts(con, d, as_of)
+    found = con.execute(
+        f"SELECT series, p, event_date, sum(v) OVER (PARTITION BY series, p ORDER BY event_date) FROM ("
+        f"SELECT series, {_period_sql(grain)} AS p, event_date, CAST({agg} AS DOUBLE) AS v FROM _facts "
+        f"GROUP BY ALL) ORDER BY ALL").fetchall()
+    con.execute("DROP TABLE IF EXISTS temp._facts")
+    return found

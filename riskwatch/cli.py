@@ -226,13 +226,14 @@ def backfill(settings: Settings, since: dt.datetime, as_of: dt.datetime | None) 
 
 def _register_subcommands() -> None:
     from riskwatch.cli_alerts import alerts
+    from riskwatch.cli_backtest import backtest
     from riskwatch.cli_doctor import doctor
     from riskwatch.cli_links import links
     from riskwatch.cli_pipeline import demo, deploy, run, serve
     from riskwatch.cli_report import report
     from riskwatch.cli_validate import validate
 
-    for command in (alerts, links, report, validate, run, demo, serve, deploy, doctor):
+    for command in (alerts, backtest, links, report, validate, run, demo, serve, deploy, doctor):
         cli.add_command(command)
     for command in _all_commands(cli):
         command.params.append(click.Option(
