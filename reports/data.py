@@ -23,7 +23,6 @@ NON_VIOLENT = ("Protests", "Riots", "Strategic developments")
 ALERT_COLUMNS = ("alert_id, indicator, series, period_start, severity, rule, value, threshold, status, "
                  "first_seen_at, last_seen_at, notified_at")
 DEADLIEST = 5                                           # untagged incidents added to the notable ones
-STALE_AFTER_DAYS = 30                                   # no event this recent in a source: stale
 
 
 @dataclass(frozen=True)
@@ -175,9 +174,11 @@ def failed_checks(con) -> list[dict]:
                      "ORDER BY severity = 'critical' DESC, suite, check_name")
 
 
-def sources(con, known: AsOf, week: Week, since: dt.date, as_of: dt.date, failed: list[dict],
-            stale_after: int) -> list[dict]:
-    """Per source: latest ingest run, newest event known on the as-of date, rejections in the window and in all."""
+def sources(con, known: AsOf, week: Week, since: dt.date, as_of: dt.date,
+            limits: dict[str, dict[str, int | None]]) -> list[dict]:
+    """Per source: latest ingest run, newest event known on the as-of date (and the newest dated on or before
+    it, counting records that arrived later: what `riskwatch validate` reports), rejections in the window and
+    in all; judged stale against the same [freshness] limits as `riskwatch validate`."""
     found = rows(con, f"""
         WITH names AS (SELECT source FROM ingest_runs UNION SELECT source FROM incidents
                        UNION SELECT source FROM rejected_rows),
@@ -190,30 +191,42 @@ def sources(con, known: AsOf, week: Week, since: dt.date, as_of: dt.date, failed
         ev AS (SELECT source, max(event_date) AS newest,
                       count(*) FILTER (WHERE event_date BETWEEN $start AND $end) AS in_week
                FROM {known.events} GROUP BY 1),
+        dated AS (SELECT source, max(event_date) AS newest_dated FROM incidents WHERE event_date <= $asof GROUP BY 1),
         rej AS (SELECT source, count(*) AS rejected_total,
                        count(*) FILTER (WHERE rejected_at >= $lo AND rejected_at < $hi) AS rejected_window
                 FROM rejected_rows GROUP BY 1)
         SELECT n.source, r.file, r.status, r.started_at, r.finished_at, r.rows_read, r.inserted, r.updated,
-               r.rejected AS run_rejected, r.message, o.last_success, e.newest, coalesce(e.in_week, 0) AS in_week,
+               r.rejected AS run_rejected, r.message, o.last_success, e.newest, d.newest_dated,
+               coalesce(e.in_week, 0) AS in_week,
                coalesce(j.rejected_total, 0) AS rejected_total, coalesce(j.rejected_window, 0) AS rejected_window
         FROM names n LEFT JOIN last_run r USING (source) LEFT JOIN ok_run o USING (source)
-        LEFT JOIN ev e USING (source) LEFT JOIN rej j USING (source) ORDER BY n.source""",
+        LEFT JOIN ev e USING (source) LEFT JOIN dated d USING (source) LEFT JOIN rej j USING (source)
+        ORDER BY n.source""",
         {"start": week.start, "end": week.end, "lo": since + dt.timedelta(days=1),
-         "hi": as_of + dt.timedelta(days=1)})
-    fresh_failed = {c["source"]: c for c in failed if c["suite"] == "freshness" and c["source"]}
+         "hi": as_of + dt.timedelta(days=1), "asof": as_of})
     for s in found:
         s["days_behind"] = (as_of - s["newest"]).days if s["newest"] else None
+        s["limit"] = limits.get(s["source"], {}).get("max_event_age_days")
+        s["freshness"] = freshness_line(s, as_of)
         reasons = []
-        if s["source"] in fresh_failed:
-            reasons.append(fresh_failed[s["source"]]["message"] or "freshness check failed")
-        if s["days_behind"] is None:
-            reasons.append(f"no event on or before {as_of.isoformat()}")
-        elif s["days_behind"] > stale_after:
-            reasons.append(f"newest event {s['days_behind']} days before the as-of date (limit {stale_after})")
+        if s["limit"] is not None and (s["days_behind"] is None or s["days_behind"] > s["limit"]):
+            reasons.append("no event known on the as-of date" if s["days_behind"] is None else
+                           f"newest event {s['days_behind']} days before the as-of date (limit {s['limit']})")
         if s["status"] and s["status"] not in ("success", "skipped"):
             reasons.append(f"latest ingest {s['status']}")
         s["stale_reasons"] = reasons
     return found
+
+
+def freshness_line(s: dict, as_of: dt.date) -> str:
+    """One sentence per source, the same limits as `riskwatch validate` ([freshness] in the settings)."""
+    if s["newest"] is None:
+        text = f"no event known on {as_of:%d %b %Y}"
+    else:
+        text = f"newest event known on {as_of:%d %b %Y}: {s['newest']:%d %b %Y}, {s['days_behind']} days before"
+    if s["newest_dated"] and s["newest_dated"] != s["newest"]:
+        text += f" (newest dated on or before it, recorded later: {s['newest_dated']:%d %b %Y})"
+    return text + ("; a closed dataset, not judged by age" if s["limit"] is None else f"; limit {s['limit']} days")
 
 
 def revisions(con, since: dt.date, as_of: dt.date) -> list[dict]:
@@ -230,6 +243,13 @@ def revisions(con, since: dt.date, as_of: dt.date) -> list[dict]:
 def indicators_as_of(con) -> dict[str, Any]:
     r = rows(con, "SELECT min(as_of) AS oldest, max(as_of) AS newest, count(*) AS n FROM indicator_values")[0]
     return r
+
+
+def last_loaded(con) -> dt.datetime | None:
+    """When an ingest last changed the incidents (the report's 'generated from data loaded at'): a rerun over
+    the same data keeps it, so the report keeps its bytes and is not emailed again."""
+    return con.execute("SELECT max(finished_at) FROM ingest_runs WHERE status = 'success' "
+                       "AND coalesce(inserted, 0) + coalesce(updated, 0) + coalesce(deleted, 0) > 0").fetchone()[0]
 
 
 def previous_report(con, week: Week) -> dict | None:

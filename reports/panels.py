@@ -33,6 +33,7 @@ class IndicatorPanel:
     alerts: list[dict] = field(default_factory=list)
     choice: str = ""           # why these series
     empty_reason: str = ""     # set when there is nothing to draw
+    last_value: str = ""       # latest non-zero value and its period, for the report's "quiet" line
     svg: str = ""
 
 

@@ -23,11 +23,12 @@ from indicators.definitions import Definition, load_definitions
 from indicators.periods import period_label
 from publish.charts import panel_svg
 from publish.render import environment
-from reports import data
+from reports import data, summary, trends
 from reports.boundaries import load as load_boundaries
 from reports.map import incident_map
 from reports.panels import indicator_panels
 from riskwatch.settings import Settings
+from validation.freshness import freshness_expectations
 from warehouse.atomic import atomic_file
 
 log = logging.getLogger(__name__)
@@ -82,11 +83,11 @@ def gather(con: duckdb.DuckDBPyConnection, as_of: dt.date, settings: Settings,
     defs = definitions or load_definitions()
     panels = indicator_panels(con, defs, week, watched, all_alerts)
     for p in panels:
-        if p.series:
+        p.last_value = last_value(p)
+        if p.series and not quiet(p):
             p.svg = panel_svg(p, week.end)
     failed = data.failed_checks(con)
-    stale_after = int(settings.get("report.stale_after_days", data.STALE_AFTER_DAYS))
-    sources = data.sources(con, known, week, since, as_of, failed, stale_after)
+    sources = data.sources(con, known, week, since, as_of, freshness_expectations(settings))
     incidents = data.notable_incidents(con, known, week)
     for i in incidents:
         i["tag_labels"] = [TAG_LABELS.get(t.split(" ")[0], t.split(" ")[0]) + (
@@ -100,22 +101,68 @@ def gather(con: duckdb.DuckDBPyConnection, as_of: dt.date, settings: Settings,
     head["failed_checks"] = len(failed)
     head["stale_sources"] = sum(bool(s["stale_reasons"]) for s in sources)
     titles = {d.name: d.title for d in defs.values()}
+    rules = {r.get("name"): r for d in defs.values() for r in d.alerts}
     for a in alerts:
         a["title"] = titles.get(a["indicator"], a["indicator"])
+        a["rule_title"] = rule_title(rules.get(a["rule"], {"name": a["rule"]}))
+        a["first_seen_label"] = first_seen(a, as_of)
         a["period_label"] = period_label(a["grain"], a["period_start"]) if a.get("grain") else str(
             a["period_start"])
     revs = data.revisions(con, since, as_of)
     for r in revs:
         r["title"] = titles.get(r["indicator"], r["indicator"])
         r["period_label"] = period_label(r["grain"], r["period_start"])
-    return {
+    context = {
         "week": week, "as_of": as_of, "since": since, "previous": prev, "watched": watched,
         "watched_names": [_country_name(c) for c in watched], "headline": head, "alerts": alerts,
-        "panels": panels, "map": week_map, "incidents": incidents, "failed_checks": failed, "sources": sources,
-        "stale_after": stale_after, "revisions": revs, "indicators_as_of": data.indicators_as_of(con),
+        "panels": [p for p in panels if not quiet(p)], "quiet_panels": [p for p in panels if quiet(p)],
+        "map": week_map, "incidents": incidents, "failed_checks": failed, "sources": sources,
+        "revisions": revs, "indicators_as_of": data.indicators_as_of(con),
         "warehouse": Path(str(settings.warehouse)).name, "week_range": week_range(week),
-        "timedelta_day": dt.timedelta(days=1),
+        "timedelta_day": dt.timedelta(days=1), "trends": trends.country_trends(con, known, week, watched),
+        "late": trends.late_reports(con, known, week), "loaded_at": data.last_loaded(con),
+        "note": summary.analyst_note(summary.note_path(settings.reports_dir, week)),
     }
+    context["summary"] = summary.sentences(context)
+    return context
+
+
+ACRONYMS = {"chinese": "Chinese", "cpec": "CPEC", "ttp": "TTP", "kp": "KP", "baloch": "Baloch", "pak": "PAK"}
+
+
+def rule_title(rule: dict) -> str:
+    """The rule's `title` in its indicator YAML, else its name in words ('repeated_attacks_on_chinese_nationals'
+    -> 'Repeated attacks on Chinese nationals')."""
+    if rule.get("title"):
+        return str(rule["title"])
+    words = [ACRONYMS.get(w, w) for w in str(rule.get("name", "")).split("_") if w]
+    return " ".join(words)[:1].upper() + " ".join(words)[1:]
+
+
+def first_seen(alert: dict, as_of: dt.date) -> str:
+    """When the pipeline first found the alert; an evaluation after the as-of date (a backfill, the demo) shows
+    the as-of date it evaluated, so the report never claims to know of something after its as-of date."""
+    ts = alert.get("first_seen_at")
+    if ts is None:
+        return ""
+    if ts.date() <= as_of:
+        return ts.strftime("%Y-%m-%d %H:%M")
+    return f"as of {min(alert.get('as_of') or as_of, as_of):%Y-%m-%d}"
+
+
+def quiet(panel) -> bool:
+    """Nothing this period: every series zero in the period that holds the report week, and no alert on it
+    (shown as one line, with when it last had a value, instead of a chart of zeros)."""
+    return not panel.alerts and not any(values[-1] for values in panel.series.values())
+
+
+def last_value(panel) -> str:
+    """'3 in Aug 2024'-style text of the latest non-zero period in the panel's window, '' when none."""
+    hits = [(p, v) for values in panel.series.values() for p, v in zip(panel.periods, values, strict=True) if v]
+    if not hits:
+        return ""
+    p, v = max(hits)
+    return f"{v:g} in {period_label(panel.grain, p)}"
 
 
 def week_range(week: data.Week) -> str:

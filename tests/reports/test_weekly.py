@@ -11,6 +11,7 @@ import duckdb
 import pytest
 from click.testing import CliRunner
 
+from reports import weekly
 from reports.data import report_week
 from reports.delivery import email_weekly_report
 from reports.pdf import chromium, chromium_path, write_pdf
@@ -153,7 +154,7 @@ def test_empty_warehouse_renders_nothing_sections(tmp_path):
     result = build_weekly_report(con, AS_OF, settings)
     html = result.path.read_text(encoding="utf-8")
     assert result.headline["incidents"] == 0 and result.headline["alerts_firing"] == 0
-    for phrase in ("Nothing: no alert is firing", "no values computed for this indicator yet",
+    for phrase in ("Nothing: no alert is firing", "Nothing to chart: every indicator is quiet", "(no values yet)",
                    "Nothing: no tagged or deadly incident", "Nothing: no failed check",
                    "Nothing: no source has been ingested yet", "Nothing: no past-period value changed"):
         assert phrase in html
@@ -163,6 +164,63 @@ def test_empty_warehouse_renders_nothing_sections(tmp_path):
                                                        RISKWATCH_REPORT_TO="analyst@example.org"))
     assert where.startswith("outbox:") and Path(where.removeprefix("outbox:")).is_file()
     con.close()
+
+
+def test_summary_trends_and_late_reports_of_the_quetta_week(warehouse):
+    """The 9 Nov 2024 Quetta railway-station bombing (26 killed) was recorded on 13 Nov: the report as of
+    10 Nov does not count it but says so; as of 13 Nov (same week) it is counted and nothing is late."""
+    tmp, path, con, _ = warehouse
+    settings = _settings(tmp, path)
+    note = tmp / "reports" / "notes" / "2024-W45.txt"
+    note.parent.mkdir(parents=True, exist_ok=True)
+    note.write_text("Quetta: watch the <b>railway</b> line.\n\nSecond paragraph.", encoding="utf-8")
+    early = build_weekly_report(con, AS_OF, settings, out=tmp / "early.html")
+    late = early.context["late"]
+    assert late["n"] == 1 and late["fatalities"] == 26
+    [quetta] = late["events"]
+    assert (quetta["event_date"], quetta["location"], quetta["recorded"]) == (
+        dt.date(2024, 11, 9), "Quetta", dt.date(2024, 11, 13))
+    html = early.path.read_text(encoding="utf-8")
+    assert "1 event dated in this week was recorded after the as-of date" in html
+    summary = early.context["summary"]
+    assert summary[0].startswith(f"{early.headline['incidents']} incident")
+    assert any("recorded after" in s for s in summary)
+    assert "Quetta: watch the &lt;b&gt;railway&lt;/b&gt; line." in html and "<p>Second paragraph.</p>" in html
+    [pak] = [t for t in early.context["trends"] if t["country"] == "PAK"]
+    assert pak["incidents"] == early.headline["incidents"] and pak["fatalities"] == early.headline["fatalities"]
+    assert [t["country"] for t in early.context["trends"]] == WATCHED
+    after = build_weekly_report(con, dt.date(2024, 11, 13), settings, out=tmp / "after.html")
+    assert (after.week_start, after.context["late"]["n"]) == (AS_OF - dt.timedelta(days=6), 0)
+    assert after.headline["fatalities"] == early.headline["fatalities"] + 26
+    assert "No event dated in this week was recorded after the as-of date" in after.path.read_text(encoding="utf-8")
+
+
+def test_rule_titles_first_seen_freshness_and_quiet_indicators(warehouse):
+    tmp, path, con, alerted = warehouse
+    result = build_weekly_report(con, AS_OF, _settings(tmp, path), out=tmp / "titles.html")
+    html, ctx = result.path.read_text(encoding="utf-8"), result.context
+    if alerted:
+        assert 'title="repeated_attacks_on_chinese_nationals">Repeated attacks on Chinese nationals</td>' in html
+    for a in ctx["alerts"]:                          # first seen never after the as-of date
+        assert not a["first_seen_label"] or a["first_seen_label"].removeprefix("as of ")[:10] <= AS_OF.isoformat()
+    backfilled = {"first_seen_at": dt.datetime(2026, 12, 2, 9), "as_of": AS_OF}
+    assert weekly.first_seen(backfilled, AS_OF) == "as of 2024-11-10"
+    # One freshness line per source, with the [freshness] limit `riskwatch validate` uses, and no second limit.
+    [curated] = [s for s in ctx["sources"] if s["source"] == "curated"]
+    assert curated["freshness"].startswith("newest event known on 10 Nov 2024: ")
+    assert "closed dataset" in curated["freshness"] and not curated["stale_reasons"]
+    assert "recorded later: 09 Nov 2024" in curated["freshness"]          # the Quetta bombing, dated before as-of
+    assert "more than 30 days" not in html and "(limit 30)" not in html
+    # Quiet indicators: one line, no empty chart.
+    quiet = ctx["quiet_panels"]
+    assert quiet and all(not p.alerts and not any(vs[-1] for vs in p.series.values()) for p in quiet)
+    assert all(p.alerts or any(vs[-1] for vs in p.series.values()) for p in ctx["panels"])
+    assert html.count('<figure class="indicator"') == len(ctx["panels"])
+    assert "<strong>Quiet</strong>" in html and all(p.title in html for p in quiet)
+    # Generated-at beside the as-of date, from the data (a rebuild over the same data: same bytes).
+    assert "Generated from data loaded " in html
+    again = build_weekly_report(con, AS_OF, _settings(tmp, path), out=tmp / "titles.html")
+    assert again.sha256 == result.sha256
 
 
 def test_email_sent_once_per_file_version(warehouse):
