@@ -124,24 +124,48 @@ WHERE family IS NOT NULL AND country_iso3 IS NOT NULL AND event_date IS NOT NULL
 def candidates_sql(cfg: dict, records: str, compatible: str) -> str:
     """Candidate pairs (a, b) of two sources, a.source < b.source, with score and reasons.
 
-    Pairs are found by an equality join on (country, day): `a` spread over each day of its date range
-    widened by window_days, `b` over its own range, one row kept per pair (the first shared day), so the
-    join stays a hash join however many records there are.
+    Pairs are found by equality joins, so the cost grows with the records, not their square: precisely
+    located records on (country, grid cell, day), `a` spread over each day of its date range widened by
+    window_days and over the cells its max_km disc can reach, `b` over its own days and cell; records with
+    a coarse location on (country, admin1, day). One row is kept per pair (the first shared day).
+    Cells are 2 x max_km wide in latitude and, in longitude, as wide as that is at 60 degrees (further from
+    the equator a longitude degree is shorter still, so pairs near max_km apart there could be missed).
     """
     w, km, coarse = int(cfg["window_days"]), float(cfg["max_km"]), int(cfg["coarse_geo_precision"])
     wt = cfg["weights"]
     total = sum(wt.values())
     span = int(cfg["max_days_span"])
+    cy = round(2 * km / 111.32, 6)           # degrees of latitude in a cell
+    cx = round(2 * km / (111.32 * 0.5), 6)   # degrees of longitude at 60 degrees (cos 60 = 0.5)
     gate = float(cfg["fatality_gate"]["min_agreement"])
     exempt = ", ".join(literal(f) for f in cfg["fatality_gate"]["except_families"]) or "NULL"
     return f"""
-WITH ra AS (SELECT incident_id, source, country_iso3, d0,
-                   unnest(generate_series(d0 - {w}, d1 + {w}, INTERVAL 1 DAY))::DATE AS day
-            FROM {records} WHERE d1 - d0 < {span}),
-rb AS (SELECT incident_id, source, country_iso3, d0,
-              unnest(generate_series(d0, d1, INTERVAL 1 DAY))::DATE AS day FROM {records} WHERE d1 - d0 < {span}),
-pairs AS (SELECT ra.incident_id AS a, rb.incident_id AS b FROM ra JOIN rb USING (country_iso3, day)
-          WHERE ra.source < rb.source AND day = greatest(ra.d0 - {w}, rb.d0)),
+WITH r AS (SELECT *, geo >= {coarse} AS is_coarse, floor(lat / {cy}) AS gy, floor(lon / {cx}) AS gx,
+                  CASE WHEN lat / {cy} - floor(lat / {cy}) < 0.5 THEN -1 ELSE 1 END AS ny,
+                  CASE WHEN lon / {cx} - floor(lon / {cx}) < 0.5 THEN -1 ELSE 1 END AS nx
+           FROM {records} WHERE d1 - d0 < {span}),
+-- Precise pairs: grid cells twice max_km wide, so a record's max_km disc lies in its cell and the three
+-- neighbours on its side; `a` goes into those 4 cells x the days of its widened range, `b` into its own.
+ra AS (SELECT incident_id, source, country_iso3, d0, d1, unnest([gy, gy, gy + ny, gy + ny]) AS cell_y,
+              unnest([gx, gx + nx, gx, gx + nx]) AS cell_x FROM r WHERE NOT is_coarse AND lat IS NOT NULL),
+rad AS (SELECT *, unnest(generate_series(d0 - {w}, d1 + {w}, INTERVAL 1 DAY))::DATE AS day FROM ra),
+rb AS (SELECT incident_id, source, country_iso3, d0, gy AS cell_y, gx AS cell_x,
+              unnest(generate_series(d0, d1, INTERVAL 1 DAY))::DATE AS day FROM r
+       WHERE NOT is_coarse AND lat IS NOT NULL),
+near AS (SELECT rad.incident_id AS a, rb.incident_id AS b FROM rad JOIN rb USING (country_iso3, cell_y, cell_x, day)
+         WHERE rad.source < rb.source AND day = greatest(rad.d0 - {w}, rb.d0)),
+-- Pairs with a coarse record (an area's centre): by (country, admin1, day), only where one side is coarse.
+ca AS (SELECT incident_id, source, country_iso3, a1, d0, is_coarse,
+              unnest(generate_series(d0 - {w}, d1 + {w}, INTERVAL 1 DAY))::DATE AS day FROM r WHERE a1 IS NOT NULL),
+cb AS (SELECT incident_id, source, country_iso3, a1, d0, is_coarse,
+              unnest(generate_series(d0, d1, INTERVAL 1 DAY))::DATE AS day FROM r WHERE a1 IS NOT NULL),
+wide AS (SELECT ca.incident_id AS a, cb.incident_id AS b FROM (SELECT * FROM ca WHERE is_coarse) ca
+         JOIN cb USING (country_iso3, a1, day) WHERE ca.source < cb.source AND day = greatest(ca.d0 - {w}, cb.d0)
+         UNION ALL
+         SELECT ca.incident_id, cb.incident_id FROM (SELECT * FROM ca WHERE NOT is_coarse) ca
+         JOIN (SELECT * FROM cb WHERE is_coarse) cb USING (country_iso3, a1, day)
+         WHERE ca.source < cb.source AND day = greatest(ca.d0 - {w}, cb.d0)),
+pairs AS (SELECT * FROM near UNION ALL SELECT * FROM wide),
 x AS (SELECT A.incident_id AS a, B.incident_id AS b, A.source AS source_a, B.source AS source_b,
              A.family AS fam_a, B.family AS fam_b, c.same,
              greatest(0, A.d0 - B.d1, B.d0 - A.d1) AS gap, greatest(A.d1 - A.d0, B.d1 - B.d0) AS span,

@@ -78,26 +78,32 @@ def _assign_one_to_one(con: duckdb.DuckDBPyConnection) -> None:
     in the order of the global ranking, unlike a single pass in which each record grabs its nearest
     match and a better pair can be lost to an earlier, worse one.
     """
-    con.execute("CREATE OR REPLACE TEMP TABLE _lk_pool AS SELECT * FROM _lk_cand")
-    con.execute("CREATE OR REPLACE TEMP TABLE _lk_pick AS SELECT * FROM _lk_cand WHERE false")
+    # Pairs whose two records have no other candidate (for this pair of sources) need no rounds: most do.
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE _lk_deg AS SELECT *, count(*) OVER (PARTITION BY a, source_b) = 1 "
+        "AND count(*) OVER (PARTITION BY b, source_a) = 1 AS alone FROM _lk_cand")
+    con.execute("CREATE OR REPLACE TEMP TABLE _lk_pick AS SELECT * EXCLUDE (alone) FROM _lk_deg WHERE alone")
+    con.execute("CREATE OR REPLACE TEMP TABLE _lk_hard AS SELECT * EXCLUDE (alone) FROM _lk_deg WHERE NOT alone")
+    con.execute("DROP TABLE temp._lk_deg")
+    con.execute("CREATE OR REPLACE TEMP TABLE _lk_pool AS SELECT * FROM _lk_hard")
     order = "ORDER BY confirmed DESC, score DESC"
     for _ in range(_MAX_ROUNDS):
-        added = con.execute(
-            f"INSERT INTO _lk_pick SELECT * EXCLUDE (ra, rb) FROM ("
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE _lk_new AS SELECT * EXCLUDE (ra, rb) FROM ("
             f" SELECT *, row_number() OVER (PARTITION BY a, source_b {order}, b) AS ra,"
             f"  row_number() OVER (PARTITION BY b, source_a {order}, a) AS rb FROM _lk_pool) WHERE ra = 1 AND rb = 1"
-        ).fetchone()[0]
-        if not added:
+        )
+        if not con.execute("INSERT INTO _lk_pick SELECT * FROM _lk_new").fetchone()[0]:
             break
         con.execute(
-            "DELETE FROM _lk_pool p WHERE EXISTS (SELECT 1 FROM _lk_pick k WHERE k.a = p.a AND k.source_b = p.source_b)"
-            " "
-            "OR EXISTS (SELECT 1 FROM _lk_pick k WHERE k.b = p.b AND k.source_a = p.source_a)"
-        )
-    con.execute("DROP TABLE temp._lk_pool")
+            "CREATE OR REPLACE TEMP TABLE _lk_pool AS SELECT * FROM _lk_pool p "
+            "ANTI JOIN _lk_new k ON k.a = p.a AND k.source_b = p.source_b "
+            "ANTI JOIN _lk_new k2 ON k2.b = p.b AND k2.source_a = p.source_a")
+    con.execute("DROP TABLE temp._lk_pool; DROP TABLE IF EXISTS temp._lk_new")
     for _ in range(_MAX_ROUNDS):
         if not _augment(con):
             break
+    con.execute("DROP TABLE temp._lk_hard")
 
 
 def _augment(con: duckdb.DuckDBPyConnection) -> int:
@@ -106,27 +112,32 @@ def _augment(con: duckdb.DuckDBPyConnection) -> int:
     rises (two scores >= min_score replace one <= 1): two strikes a day in one place, reported once by
     one source and twice by the other, are not left unlinked because the better pair came first."""
     n = 0
+    # (record, other source) pairs already linked: a record is free for a source when it is not here.
+    con.execute("CREATE OR REPLACE TEMP TABLE _lk_taken AS SELECT a AS id, source_b AS other FROM _lk_pick "
+                "UNION ALL SELECT b, source_a FROM _lk_pick")
     for free, taken, s_free, s_taken in (("a", "b", "source_b", "source_a"), ("b", "a", "source_a", "source_b")):
         # p: the picked pair (p.{free} = x2) that holds c1.{taken}; c2: x2's free alternative.
         con.execute(
             f"CREATE OR REPLACE TEMP TABLE _lk_swap AS SELECT * FROM ("
             f" SELECT c1.a AS a1, c1.b AS b1, c2.a AS a2, c2.b AS b2, p.a AS pa, p.b AS pb,"
-            f"  c1.score + c2.score - p.score AS gain FROM _lk_cand c1"
+            f"  c1.score + c2.score - p.score AS gain FROM _lk_hard c1"
             f" JOIN _lk_pick p ON p.{taken} = c1.{taken} AND p.{s_taken} = c1.{s_taken}"
-            f" JOIN _lk_cand c2 ON c2.{free} = p.{free} AND c2.{s_free} = p.{s_free} AND c2.{taken} <> p.{taken}"
-            f" WHERE NOT c1.confirmed AND NOT p.confirmed"
-            f"  AND NOT EXISTS (SELECT 1 FROM _lk_pick k WHERE k.{free} = c1.{free} AND k.{s_free} = c1.{s_free})"
-            f"  AND NOT EXISTS (SELECT 1 FROM _lk_pick k WHERE k.{taken} = c2.{taken} AND k.{s_taken} = c2.{s_taken})"
-            f"  AND c1.{free} <> c2.{free}"
+            f" JOIN _lk_hard c2 ON c2.{free} = p.{free} AND c2.{s_free} = p.{s_free} AND c2.{taken} <> p.{taken}"
+            f" ANTI JOIN _lk_taken t1 ON t1.id = c1.{free} AND t1.other = c1.{s_free}"
+            f" ANTI JOIN _lk_taken t2 ON t2.id = c2.{taken} AND t2.other = c2.{s_taken}"
+            f" WHERE NOT c1.confirmed AND NOT p.confirmed AND c1.{free} <> c2.{free}"
             f" QUALIFY row_number() OVER (PARTITION BY c1.{free}, c1.{s_free} ORDER BY gain DESC, b1, a1) = 1"
             f"  AND row_number() OVER (PARTITION BY p.a, p.b ORDER BY gain DESC, c1.a, c1.b) = 1"
             f"  AND row_number() OVER (PARTITION BY c2.{taken}, c2.{s_taken} ORDER BY gain DESC, c2.a, c2.b) = 1)"
         )
         n += con.execute("SELECT count(*) FROM _lk_swap").fetchone()[0]
         con.execute("DELETE FROM _lk_pick k USING _lk_swap s WHERE k.a = s.pa AND k.b = s.pb")
-        con.execute("INSERT INTO _lk_pick SELECT c.* FROM _lk_cand c JOIN _lk_swap s ON (c.a = s.a1 AND c.b = s.b1) "
-                    "OR (c.a = s.a2 AND c.b = s.b2)")
-    con.execute("DROP TABLE IF EXISTS temp._lk_swap")
+        for x, y in (("a1", "b1"), ("a2", "b2")):
+            con.execute(f"INSERT INTO _lk_pick SELECT c.* FROM _lk_hard c JOIN _lk_swap s "
+                        f"ON c.a = s.{x} AND c.b = s.{y}")
+        con.execute("CREATE OR REPLACE TEMP TABLE _lk_taken AS SELECT a AS id, source_b AS other FROM _lk_pick "
+                    "UNION ALL SELECT b, source_a FROM _lk_pick")
+    con.execute("DROP TABLE IF EXISTS temp._lk_swap; DROP TABLE IF EXISTS temp._lk_taken")
     return n
 
 
