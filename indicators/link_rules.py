@@ -147,7 +147,8 @@ WITH r AS (SELECT *, geo >= {coarse} AS is_coarse, floor(lat / {cy}) AS gy, floo
 -- Precise pairs: grid cells twice max_km wide, so a record's max_km disc lies in its cell and the three
 -- neighbours on its side; `a` goes into those 4 cells x the days of its widened range, `b` into its own.
 ra AS (SELECT incident_id, source, country_iso3, d0, d1, unnest([gy, gy, gy + ny, gy + ny]) AS cell_y,
-              unnest([gx, gx + nx, gx, gx + nx]) AS cell_x FROM r WHERE NOT is_coarse AND lat IS NOT NULL),
+              unnest([gx, gx + nx, gx, gx + nx]) AS cell_x FROM r WHERE NOT is_coarse AND lat IS NOT NULL
+              AND source < (SELECT max(source) FROM r)),   -- `a` is never of the last source
 rad AS (SELECT *, unnest(generate_series(d0 - {w}, d1 + {w}, INTERVAL 1 DAY))::DATE AS day FROM ra),
 rb AS (SELECT incident_id, source, country_iso3, d0, gy AS cell_y, gx AS cell_x,
               unnest(generate_series(d0, d1, INTERVAL 1 DAY))::DATE AS day FROM r
