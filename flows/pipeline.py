@@ -27,7 +27,7 @@ def ingest(warehouse: str | None = None, files: list[tuple[str, str]] | None = N
     """Ingest the given (file, source) pairs, or every file in the inbox plus the ACLED API when configured."""
     settings = load_settings(warehouse, config)
     wh = str(settings.warehouse)
-    with writer_lock(wh):
+    with writer_lock(wh, timeout=settings.busy_timeout):
         todo = list(files) if files is not None else tasks.inbox_files(settings)
         if files is None:
             pulled = tasks.pull_acled_api(wh, config)
@@ -42,7 +42,7 @@ def refresh(warehouse: str | None = None, as_of: str | None = None, full: bool =
     """Tags, duplicates and indicator values, then the validation suites on them."""
     settings = load_settings(warehouse, config)
     wh, day = str(settings.warehouse), _date(as_of)
-    with writer_lock(wh):
+    with writer_lock(wh, timeout=settings.busy_timeout):
         computed = tasks.refresh_indicators(wh, day, full, config)
         checked = tasks.validate(wh, day, config)
     return {"indicators": computed, "validation": checked}
@@ -52,7 +52,7 @@ def refresh(warehouse: str | None = None, as_of: str | None = None, full: bool =
 def alert(warehouse: str | None = None, as_of: str | None = None, dry_run: bool = False,
           config: str | None = None) -> dict:
     settings = load_settings(warehouse, config)
-    with writer_lock(settings.warehouse):
+    with writer_lock(settings.warehouse, timeout=settings.busy_timeout):
         return tasks.evaluate_alerts(str(settings.warehouse), _date(as_of), dry_run, config)
 
 
@@ -60,7 +60,7 @@ def alert(warehouse: str | None = None, as_of: str | None = None, dry_run: bool 
 def weekly_report(warehouse: str | None = None, as_of: str | None = None, email: bool = True,
                   config: str | None = None) -> dict:
     settings = load_settings(warehouse, config)
-    with writer_lock(settings.warehouse):
+    with writer_lock(settings.warehouse, timeout=settings.busy_timeout):
         return tasks.weekly_report(str(settings.warehouse), _date(as_of), email, config)
 
 
@@ -70,7 +70,7 @@ def pipeline(warehouse: str | None = None, as_of: str | None = None, files: list
     """The whole run: ingest -> refresh -> alert -> weekly_report, each a subflow."""
     settings = load_settings(warehouse, config)
     wh, day = str(settings.warehouse), _date(as_of).isoformat()
-    with writer_lock(wh):
+    with writer_lock(wh, timeout=settings.busy_timeout):
         ingested = ingest(wh, files, config)
         refreshed = refresh(wh, day, False, config)
         alerted = alert(wh, day, False, config)

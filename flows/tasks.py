@@ -15,17 +15,17 @@ from prefect import get_run_logger, task
 
 from riskwatch.settings import Settings, load_settings
 from warehouse import db
-from warehouse.snapshot import publish_snapshot
+from warehouse.snapshot import publish_quietly
 
 
 @contextmanager
 def warehouse(settings: Settings) -> Iterator[duckdb.DuckDBPyConnection]:
-    con = db.connect(settings.warehouse, memory_limit=settings.memory_limit)
+    con = db.connect(settings.warehouse, memory_limit=settings.memory_limit, busy_timeout=settings.busy_timeout)
     try:
         yield con
     finally:
         con.close()
-        publish_snapshot(settings.warehouse)
+        publish_quietly(settings.warehouse)
 
 
 def inbox_files(settings: Settings) -> list[tuple[str, str]]:

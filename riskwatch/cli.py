@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
 import sys
@@ -34,30 +35,47 @@ def as_date(value: dt.datetime | None) -> dt.date:
 
 
 def open_writer(settings: Settings, recover: bool = True) -> duckdb.DuckDBPyConnection:
+    """The warehouse for writing, under the writer lock (waits up to [warehouse] busy_timeout_seconds).
+
+    When the command ends, the connection is closed, the read snapshot published and the lock released.
+    """
+    from warehouse.lock import WriterBusy, writer_lock
+    from warehouse.snapshot import publish_quietly
+
+    hold = contextlib.ExitStack()
     try:
-        return db.connect(settings.warehouse, memory_limit=settings.memory_limit, recover=recover)
-    except (db.WarehouseBusy, db.WarehouseMissing) as exc:
+        hold.enter_context(writer_lock(settings.warehouse, timeout=settings.busy_timeout))
+        con = db.connect(settings.warehouse, memory_limit=settings.memory_limit, recover=recover,
+                         busy_timeout=settings.busy_timeout)
+    except (WriterBusy, db.WarehouseBusy, db.WarehouseMissing) as exc:
+        hold.close()
         raise Fail(str(exc)) from exc
+
+    def release() -> None:
+        con.close()
+        publish_quietly(settings.warehouse)
+        hold.close()
+
+    ctx = click.get_current_context(silent=True)
+    if ctx is not None:
+        ctx.call_on_close(release)
+    return con
 
 
 def open_reader(settings: Settings) -> duckdb.DuckDBPyConnection:
-    """Read-only; while a run holds the file, the snapshot it published after its last step."""
-    from warehouse.snapshot import snapshot_path
+    """Read-only, on the read snapshot (never the warehouse file a writer needs).
+
+    Says how old the data is whenever it lags the warehouse (a writer running), and always to a terminal.
+    """
+    from warehouse.snapshot import open_snapshot
 
     try:
-        return db.connect(settings.warehouse, read_only=True)
-    except db.WarehouseMissing as exc:
+        con, note, current = open_snapshot(settings.warehouse)
+    except (db.WarehouseMissing, db.WarehouseBusy, OSError) as exc:
         raise Fail(str(exc)) from exc
-    except db.WarehouseBusy as exc:
-        snap = snapshot_path(settings.warehouse)
-        if not snap.is_file():
-            raise Fail(str(exc)) from exc
-        click.echo(f"note: a run is writing {settings.warehouse}; reading its last snapshot "
-                   f"({dt.datetime.fromtimestamp(snap.stat().st_mtime):%Y-%m-%d %H:%M})", err=True)
-        try:
-            return db.connect(snap, read_only=True)
-        except db.WarehouseBusy as again:
-            raise Fail(str(exc)) from again
+    if not current or sys.stderr.isatty():
+        click.echo(f"note: {note}", err=True)
+    return con
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

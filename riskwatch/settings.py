@@ -91,6 +91,11 @@ class Settings:
         return self.get("ingest.memory_limit")
 
     @property
+    def busy_timeout(self) -> float:
+        """Seconds a writer waits for another holder of the warehouse before failing."""
+        return float(self.get("warehouse.busy_timeout_seconds"))
+
+    @property
     def batch_limits(self) -> dict[str, Any]:
         """Batch-level ingest checks' thresholds ([validation])."""
         return {k: self.get(f"validation.{k}") for k in ("max_row_drop", "null_min_rows", "null_min_filled")}

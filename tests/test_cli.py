@@ -72,13 +72,13 @@ def test_reader_is_not_blocked_while_a_writer_holds_the_warehouse(loaded, tmp_pa
         start = time.monotonic()
         out = rw("sql", "SELECT count(*) AS n FROM incidents", warehouse=loaded)
         assert out.returncode == 0 and "| 97 |" in out.stdout, out.stderr
-        assert "reading its last snapshot" in out.stderr and time.monotonic() - start < 25
+        assert time.monotonic() - start < 25
     finally:
         holder.kill()
         holder.wait()
 
 
-def test_busy_warehouse_without_snapshot_is_a_clear_message(tmp_path):
+def test_reader_without_snapshot_makes_one_while_no_riskwatch_writer_runs(tmp_path):
     wh = tmp_path / "w.duckdb"
     import duckdb
 
@@ -87,9 +87,9 @@ def test_busy_warehouse_without_snapshot_is_a_clear_message(tmp_path):
                                "print('open', flush=True); time.sleep(30)"], stdout=subprocess.PIPE, text=True)
     try:
         assert holder.stdout.readline().strip() == "open"
-        out = rw("sql", "SELECT 1", warehouse=wh)
-        assert out.returncode == 1 and "locked by another riskwatch process" in out.stderr
-        assert "Traceback" not in out.stderr
+        out = rw("sql", "SELECT 1 AS one", warehouse=wh)
+        assert out.returncode == 0 and "| 1   |" in out.stdout, out.stderr
+        assert out.stderr == ""
     finally:
         holder.kill()
         holder.wait()

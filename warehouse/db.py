@@ -6,6 +6,7 @@ import contextlib
 import hashlib
 import logging
 import re
+import time
 from collections.abc import Iterator
 from importlib import resources
 from pathlib import Path
@@ -89,11 +90,38 @@ def rows(con: duckdb.DuckDBPyConnection, sql: str, params: Any = None) -> list[d
     return records(con.execute(sql, params or []))
 
 
-def _lock_message(path: Path, exc: Exception) -> str:
-    return (
-        f"warehouse {path} is locked by another riskwatch process (a run or ingest in progress); "
-        f"try again when it finishes ({str(exc).splitlines()[0][:160]})"
-    )
+def holder(pid: int | str | None, fallback: str = "") -> str:
+    """'PID 123 (riskwatch run ...)': a process named by its command line when /proc has it."""
+    if not pid:
+        return fallback or "an unknown process"
+    try:
+        cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace").strip()
+    except OSError:
+        cmd = fallback
+    return f"PID {pid}" + (f" ({cmd[:120]})" if cmd else "")
+
+
+def _lock_holder(exc: Exception) -> str:
+    """The holder DuckDB names in its lock error ("Conflicting lock is held in <program> (PID n)")."""
+    match = re.search(r"held in (.*?) \(PID (\d+)\)", str(exc))
+    return holder(match.group(2), match.group(1)) if match else "another process"
+
+
+def _open_waiting(target: str, read_only: bool, config: dict, busy_timeout: float) -> duckdb.DuckDBPyConnection:
+    """duckdb.connect, retried with backoff (0.05 s doubling to 2 s) while another process holds the file."""
+    deadline, pause = time.monotonic() + busy_timeout, 0.05
+    while True:
+        try:
+            return duckdb.connect(target, read_only=read_only, config=config)
+        except duckdb.IOException as exc:
+            if "lock" not in str(exc).lower():
+                raise
+            if time.monotonic() + pause > deadline:
+                waited = f" after waiting {busy_timeout:g} s" if busy_timeout else ""
+                raise WarehouseBusy(f"warehouse {target} is held by {_lock_holder(exc)}{waited}; try again when it "
+                                    "finishes ([warehouse] busy_timeout_seconds sets the wait)") from exc
+            time.sleep(pause)
+            pause = min(pause * 2, 2.0)
 
 
 def connect(
@@ -103,16 +131,21 @@ def connect(
     memory_limit: str | None = None,
     threads: int | None = None,
     recover: bool = True,
+    busy_timeout: float = 0.0,
+    temp_directory: str | Path | None = None,
 ) -> duckdb.DuckDBPyConnection:
     """Open (and, when writable, create, migrate and repair interrupted loads of) the warehouse at `path`.
 
-    `:memory:` gives a throwaway warehouse, handy in tests.
+    `:memory:` gives a throwaway warehouse, handy in tests. While another process holds the file, waits up
+    to `busy_timeout` seconds, then raises WarehouseBusy naming the holder.
     """
     config: dict[str, str | int] = {}
     if memory_limit:
         config["memory_limit"] = memory_limit
     if threads:
         config["threads"] = threads
+    if temp_directory:
+        config["temp_directory"] = str(temp_directory)
     target = str(path)
     if target != ":memory:":
         p = Path(target)
@@ -121,17 +154,13 @@ def connect(
         if not read_only:
             p.parent.mkdir(parents=True, exist_ok=True)
     replayed = target != ":memory:" and not read_only and Path(f"{target}.wal").exists()
-    try:
-        con = duckdb.connect(target, read_only=read_only, config=config)
-    except duckdb.IOException as exc:
-        if "lock" in str(exc).lower():
-            raise WarehouseBusy(_lock_message(Path(target), exc)) from exc
-        raise
+    con = _open_waiting(target, read_only, config, busy_timeout)
     if not read_only:
         if replayed:
             # DuckDB replayed a WAL a crash left behind; a write plus CHECKPOINT makes that state durable
             # in the file before recovery judges it.
             con.execute("CREATE TABLE _wal_replayed (i INTEGER); DROP TABLE _wal_replayed; CHECKPOINT")
+        _clear_stale_spill(Path(f"{target}.tmp") if not temp_directory else Path(temp_directory))
         apply_migrations(con)
         if recover:
             from warehouse.recovery import recover as repair
@@ -140,3 +169,11 @@ def connect(
             if done.published or done.undone:
                 logging.getLogger("riskwatch").warning("%s: %s", target, done.summary())
     return con
+
+
+def _clear_stale_spill(folder: Path) -> None:
+    """Remove DuckDB's spill files of a killed writer: with the file lock ours, nobody else spills there."""
+    if folder.is_dir():
+        for f in folder.iterdir():
+            if f.is_file():
+                f.unlink(missing_ok=True)
