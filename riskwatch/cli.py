@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -52,7 +53,8 @@ def open_writer(settings: Settings, recover: bool = True) -> duckdb.DuckDBPyConn
         raise Fail(str(exc)) from exc
 
     def release() -> None:
-        con.close()
+        with contextlib.suppress(duckdb.Error):   # a connection a fatal error invalidated
+            con.close()
         publish_quietly(settings.warehouse)
         hold.close()
 
@@ -295,7 +297,20 @@ def main() -> None:
     # Offline by design: no usage telemetry from Prefect's ephemeral server or from GX.
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
-    cli(prog_name="riskwatch")
+    try:
+        cli(prog_name="riskwatch")
+    except (OSError, duckdb.Error) as exc:
+        # Disk full, permissions, an I/O error of DuckDB's: the cause in one line, no traceback.
+        click.echo(f"error: {os_error_line(exc)}", err=True)
+        sys.exit(1)
+
+
+def os_error_line(exc: BaseException) -> str:
+    """`<path>: <cause>` of an OSError, or the first line of DuckDB's error without its category prefix."""
+    if isinstance(exc, OSError) and exc.strerror:
+        return f"{exc.filename}: {exc.strerror}" if exc.filename else exc.strerror
+    line = (str(exc).splitlines() or [type(exc).__name__])[0]
+    return re.sub(r"^(?:[A-Za-z ]+ Error: )+", "", line)
 
 
 if __name__ == "__main__":

@@ -170,8 +170,9 @@ def ingest_file(
         raise
     finally:
         recovery._active.discard(run.run_id)
-        _drop_temp(con)
-        con.execute("RESET preserve_insertion_order")
+        with contextlib.suppress(duckdb.Error):   # a connection a fatal error invalidated cannot clean up
+            _drop_temp(con)
+            con.execute("RESET preserve_insertion_order")
     return run
 
 
