@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import signal
 
 import click
 
@@ -26,9 +27,20 @@ def run(settings: Settings, as_of: dt.datetime | None, no_report: bool) -> None:
     """
     from flows.pipeline import pipeline
 
+    stop_on_term()
     summary = pipeline(warehouse=str(settings.warehouse), as_of=as_date(as_of).isoformat(), report=not no_report,
                        config=settings.config_path)
     _print_run(summary)
+
+
+def stop_on_term() -> None:
+    """SIGTERM ends a run like Ctrl-C: Prefect marks it crashed, locks are released and the temporary
+    Prefect server is stopped (its atexit hook). By default SIGTERM kills Python without running atexit,
+    which left the server listening."""
+    def interrupt(signum: int, _frame) -> None:
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    signal.signal(signal.SIGTERM, interrupt)
 
 
 def _print_run(summary: dict) -> None:
@@ -63,6 +75,7 @@ def demo(settings: Settings, as_of: str | None) -> None:
     """
     from flows.demo import DEMO_AS_OF, EXAMPLE_QUERIES, run_demo
 
+    stop_on_term()
     summary = run_demo(str(settings.warehouse), as_of or DEMO_AS_OF, settings.config_path)
     _print_run(summary)
     click.echo(f"\nwarehouse: {settings.warehouse}\noutbox:    {settings.outbox}/")
