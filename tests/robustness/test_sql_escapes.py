@@ -21,6 +21,7 @@ from tests.conftest import ROOT, acled_row, write_csv
 from validation.ingest import ingest_file
 from warehouse import db
 from warehouse.query import NotReadOnly, lock_down, read_statements, run_query
+from warehouse.snapshot import publish_snapshot
 
 # {wh}: the warehouse file, {dir}: a folder beside it, {other}: another DuckDB file there.
 ESCAPES = [
@@ -91,6 +92,7 @@ def warehouse(tmp_path_factory) -> Path:
     con = db.connect(wh)
     ingest_file(con, write_csv(root / "a.csv", [acled_row(event_id_cnty=f"PAK{i}") for i in range(3)]), "acled")
     con.close()
+    publish_snapshot(wh)   # as every CLI writer does: readers read it (else the first read would create it)
     (wh.parent / "files").mkdir()
     (wh.parent / "files" / "secret.csv").write_text("a,b\n1,2\n")
     duckdb.connect(str(wh.parent / "files" / "other.duckdb")).close()
