@@ -10,6 +10,7 @@ import duckdb
 from indicators import asof, links, tags
 from indicators.definitions import GRAINS, Definition, definitions_hash, load_definitions
 from warehouse.db import records, transaction
+from warehouse.places import places_hash, refresh_places
 
 
 @dataclass
@@ -40,7 +41,9 @@ def compute_indicators(
     defs = definitions or load_definitions()
     with transaction(con):
         history = asof.needs_history(con, as_of)
-        digest = definitions_hash(defs, tags.rules_hash(tags.load_rules()), links.links_hash(), ",".join(watched))
+        refresh_places(con)  # series keys use the ISO 3166-2 codes: resolve names new since the last refresh
+        digest = definitions_hash(defs, tags.rules_hash(tags.load_rules()), links.links_hash(), ",".join(watched),
+                                  places_hash())
         digest += ":h" if history else ""
         state = _state(con)
         # With revisions after the as-of date in play, moving the date changes which versions count: redo all.

@@ -13,6 +13,7 @@ from indicators.episodes import refresh_episodes
 from indicators.links import refresh_links
 from indicators.tags import refresh_tags
 from warehouse.db import transaction
+from warehouse.places import refresh_places
 
 
 @dataclass
@@ -44,6 +45,8 @@ def refresh(
     since: dt.date | None = None,
 ) -> RefreshResult:
     seconds, start = {}, time.perf_counter()
+    with transaction(con):
+        refresh_places(con)  # before tagging: the incidents view's admin1_code / admin2_norm come from it
     tag_result = refresh_tags(con, full=full)
     seconds["tags"], start = time.perf_counter() - start, time.perf_counter()
     with transaction(con):

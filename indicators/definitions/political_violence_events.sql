@@ -1,5 +1,7 @@
 -- Political violence excludes demonstrations and strategic developments (ACLED's non-violent types).
-SELECT e.country_iso3 || ':' || coalesce(e.admin1, 'unknown') AS series, e.event_key, e.event_date, 1 AS value
+-- Series by ISO 3166-2 code (one per province whatever the source's spelling, FATA in PK-KP: warehouse/places.yml);
+-- a spelling that resolves to no code keeps its own series rather than vanish into 'unknown'.
+SELECT e.country_iso3 || ':' || coalesce(e.admin1_code, nullif(trim(e.admin1), ''), 'unknown') AS series, e.event_key, e.event_date, 1 AS value
 FROM events e
 WHERE e.country_iso3 IN (SELECT iso3 FROM watched_countries)
   AND coalesce(e.event_type, '') NOT IN ('Protests', 'Riots', 'Strategic developments')

@@ -126,12 +126,12 @@ def test_weekly_violence_by_admin1_counts_each_real_event_once_across_sources(co
     refresh(con, dt.date(2024, 11, 14), watched=WATCHED)
     assert con.execute("SELECT incident_id, duplicate_of FROM incidents WHERE duplicate_of IS NOT NULL").fetchall() == [
         ("native:N1", "acled:PAK1")]
-    events = values(con, "political_violence_events", "week", "PAK:Sindh")
-    fatalities = values(con, "political_violence_fatalities", "week", "PAK:Sindh")
-    assert events == {("PAK:Sindh", "2024-11-04"): (2, True), ("PAK:Sindh", "2024-11-11"): (0, False)}
-    assert fatalities[("PAK:Sindh", "2024-11-04")] == (5, True)   # max(3, 4) + 1
-    baseline = values(con, "political_violence_events_baseline", "week", "PAK:Sindh")
-    assert baseline == {("PAK:Sindh", "2024-11-04"): (0, True), ("PAK:Sindh", "2024-11-11"): (2, False)}
+    events = values(con, "political_violence_events", "week", "PAK:PK-SD")
+    fatalities = values(con, "political_violence_fatalities", "week", "PAK:PK-SD")
+    assert events == {("PAK:PK-SD", "2024-11-04"): (2, True), ("PAK:PK-SD", "2024-11-11"): (0, False)}
+    assert fatalities[("PAK:PK-SD", "2024-11-04")] == (5, True)   # max(3, 4) + 1
+    baseline = values(con, "political_violence_events_baseline", "week", "PAK:PK-SD")
+    assert baseline == {("PAK:PK-SD", "2024-11-04"): (0, True), ("PAK:PK-SD", "2024-11-11"): (2, False)}
 
 
 def test_tag_based_monthly_indicators(con, tmp_path):

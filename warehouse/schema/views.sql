@@ -11,10 +11,14 @@ SELECT c.incident_id, c.source, c.source_event_id, c.event_date, c.country, c.co
        c.date_end, c.date_precision, c.admin3, c.geo_precision, c.disorder_type, c.inter1, c.inter2,
        c.civilian_targeting, c.fatalities_low, c.fatalities_high, c.target_type, c.target_name,
        c.target_nationality, c.perpetrator_iso3, c.source_reference, c.source_url, c.tags, c.extra,
-       c.first_ingested_at, c.source_file, c.source_line, e.episode_id
+       c.first_ingested_at, c.source_file, c.source_line, e.episode_id,
+       p1.admin1_code, p1.admin1_name, coalesce(p2.admin2_norm, c.admin2) AS admin2_norm
 FROM query_table(tbl) c
 LEFT JOIN incident_duplicates d USING (incident_id)
 LEFT JOIN incident_episodes e USING (incident_id)
+-- Places (warehouse/places.py fills these at refresh): ISO 3166-2 code + current name, normalised admin2.
+LEFT JOIN admin1_places p1 ON p1.country_iso3 = c.country_iso3 AND p1.name = c.admin1
+LEFT JOIN admin2_places p2 ON p2.name = c.admin2
 WHERE NOT c.is_deleted;
 
 CREATE OR REPLACE VIEW incidents AS SELECT * FROM public_incidents('incident_current');
@@ -25,6 +29,11 @@ CREATE OR REPLACE VIEW incident_links AS
 SELECT d.incident_id, d.duplicate_of, d.score, d.reasons, d.matched_with, d.rule, d.matched_at
 FROM incident_duplicates d
 JOIN incident_current a ON a.incident_id = d.incident_id AND NOT a.is_deleted;
+
+-- A series key's display name: 'PAK:PK-KP' -> 'PAK: Khyber Pakhtunkhwa' (the code's current name); others as is.
+CREATE OR REPLACE MACRO series_label(s) AS coalesce(
+    (SELECT split_part(s, ':', 1) || ': ' || min(p.admin1_name) FROM admin1_places p
+     WHERE p.admin1_code = split_part(s, ':', 2) AND contains(s, ':')), s);
 
 -- Every version ever held, current one with valid_to NULL; the basis of --as-of reconstruction.
 CREATE OR REPLACE VIEW incident_versions AS
