@@ -363,14 +363,14 @@ BIJ_PER_YEAR = {2008: 38, 2009: 54, 2010: 128, 2011: 75, 2012: 50}
 
 
 def _usa_strikes_per_year_with_bij(con) -> dict[int, float]:
-    from indicators import dedup
     from indicators.compute import compute_indicators
     from indicators.definitions import load_definitions
+    from indicators.links import refresh_links
 
     ingest_file(con, SAMPLE / "ucdp_ged_pakistan.csv", "ucdp", as_of=AS_OF)
     ingest_file(con, shared("bij_drone_strikes/bij_pakistan_drone_strikes.csv"), "bij_drone_strikes", as_of=AS_OF)
     tags.refresh_tags(con)
-    dedup.refresh_duplicates(con)
+    refresh_links(con)
     defs = {k: v for k, v in load_definitions().items() if k == "cross_border_strikes"}
     compute_indicators(con, AS_OF, watched=["PAK"], definitions=defs)
     got = dict(con.execute("SELECT year(period_start), sum(value) FROM indicator_values WHERE series = 'USA->PAK' "
@@ -381,15 +381,17 @@ def _usa_strikes_per_year_with_bij(con) -> dict[int, float]:
 
 def test_ucdp_and_bij_us_strikes_follow_bij(con):
     """With BIJ loaded, each BIJ strike counts once (linked UCDP reports add nothing) and UCDP's text-evidenced
-    strikes add only what did not link; measured: 38, 55, 154, 79, 57 against BIJ's 38, 54, 128, 75, 50."""
+    strikes add only what did not link; measured with links.yml: 38, 55, 141, 79, 55 against BIJ's 38, 54, 128,
+    75, 50 (2010 +10.2%, 2012 +10.0%)."""
     got = _usa_strikes_per_year_with_bij(con)
     assert all(got[y] >= n for y, n in BIJ_PER_YEAR.items())                 # nothing of BIJ's lost
-    assert all(abs(got[y] - BIJ_PER_YEAR[y]) <= 0.1 * BIJ_PER_YEAR[y] for y in (2008, 2009, 2011))
-    assert all(got[y] <= 1.25 * BIJ_PER_YEAR[y] for y in BIJ_PER_YEAR)
+    assert all(abs(got[y] - BIJ_PER_YEAR[y]) <= 0.1 * BIJ_PER_YEAR[y] for y in (2008, 2009, 2011, 2012))
+    assert all(got[y] <= 1.12 * BIJ_PER_YEAR[y] for y in BIJ_PER_YEAR)
 
 
-@pytest.mark.xfail(strict=True, reason="2010 and 2012 exceed BIJ by 20% and 14%: UCDP splits one strike day into "
-                   "several rows and the current dedup links each BIJ strike to one UCDP row (linking's follow-up)")
+@pytest.mark.xfail(strict=True, reason="2010 is 141 against BIJ's 128 (+10.2%): UCDP records several rows for one "
+                   "BIJ strike day, and same-day pairs 29-50 km apart at coarse UCDP town centroids stay unlinked "
+                   "(ucdp:188071/Ob101, 188074/Ob103, 187664/Ob116); linking's follow-up")
 def test_ucdp_and_bij_us_strikes_within_10_percent_of_bij(con):
     got = _usa_strikes_per_year_with_bij(con)
     assert all(abs(got[y] - n) <= 0.1 * n for y, n in BIJ_PER_YEAR.items())
