@@ -16,6 +16,9 @@ install: $(BIN)/riskwatch
 demo: install
 	$(BIN)/riskwatch demo
 
+sql: install
+	$(BIN)/riskwatch sql
+
 test: install
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q

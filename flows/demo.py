@@ -14,12 +14,13 @@ SAMPLE_FILES = [
     (str(SAMPLE_DIR / "curated_pakistan_acled.csv"), "curated"),
 ]
 EXAMPLE_QUERIES = [
-    "SELECT period_start, value FROM indicator_values WHERE indicator = 'chinese_nationals_attacks' "
+    "SELECT period_start, value::INT AS attacks FROM indicator_values WHERE indicator = 'chinese_nationals_attacks' "
     "AND series = 'PAK' AND grain = 'quarter' AND value > 0 ORDER BY period_start",
-    "SELECT series, strftime(period_start, '%Y') AS year, sum(value) AS strikes FROM indicator_values "
+    "SELECT series, strftime(period_start, '%Y') AS year, sum(value)::INT AS strikes FROM indicator_values "
     "WHERE indicator = 'cross_border_strikes' AND grain = 'quarter' GROUP BY ALL HAVING sum(value) > 0 ORDER BY 2, 1",
     "SELECT event_date, location, actor1, fatalities, left(notes, 80) AS notes FROM incidents "
-    "JOIN incident_tags USING (incident_id) WHERE tag = 'target:chinese_nationals' ORDER BY event_date DESC",
+    "JOIN incident_tags USING (incident_id) WHERE tag = 'target:chinese_nationals' "
+    "AND duplicate_of IS NULL ORDER BY event_date DESC",          # each real event once, not once per source
 ]
 
 

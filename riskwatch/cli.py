@@ -6,6 +6,7 @@ import contextlib
 import datetime as dt
 import os
 import re
+import shutil
 import sys
 from pathlib import Path
 
@@ -155,46 +156,55 @@ def _print_ingest(r: dict) -> None:
 def sql(settings: Settings, query: str | None, fmt: str) -> None:
     """Run read-only SQL over the warehouse; without QUERY, an interactive prompt (end statements with ;).
 
+    The prompt has line editing and history (Up/Down; ~/.riskwatch_history, or $XDG_STATE_HOME/riskwatch/
+    sql_history), .tables and .schema (public views first), and Ctrl-C cancels the statement, not the session.
+    SQL piped on stdin runs statement by statement and exits 1 at the first one that fails.
+
     \b
     Examples:
       riskwatch sql "SELECT source, count(*) FROM incidents GROUP BY ALL"
       riskwatch sql --format csv "SELECT * FROM indicator_values WHERE indicator = 'cross_border_strikes'"
-      riskwatch sql "SELECT line, reason FROM rejected_incidents" --format json
+      riskwatch sql "SELECT line, reason FROM rejected_incidents" --format markdown
+      riskwatch sql < checks.sql
     """
+    from riskwatch import sql_prompt
+
     con = open_reader(settings)
     if query:
         _print_query(con, query, fmt, fail=True)
         return
-    click.echo(f"riskwatch sql on {settings.warehouse} (read-only). End with ';', quit with .quit or Ctrl-D.")
-    buffer: list[str] = []
-    while True:
-        try:
-            line = input("sql> " if not buffer else "...> ")
-        except EOFError:
-            break
-        if line.strip() in (".quit", ".exit", "\\q"):
-            break
-        buffer.append(line)
-        if line.rstrip().endswith(";"):
-            _print_query(con, "\n".join(buffer), fmt, fail=False)
-            buffer = []
+    if not sys.stdin.isatty():
+        code = sql_prompt.script(con, sys.stdin.read(), fmt, _sql_error)
+        if code:
+            raise SystemExit(code)
+        return
+    sql_prompt.interactive(con, fmt, f"riskwatch sql on {settings.warehouse} (read-only). End statements with ';'; "
+                                     ".tables lists the public views, .help the commands, .quit or Ctrl-D leaves.",
+                           _sql_error)
+
+
+def _sql_error(exc: Exception) -> str:
+    """One line for a failed statement (the command, the prompt and piped scripts say the same)."""
+    message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    if isinstance(exc, duckdb.Error) and "read-only" in message.lower():
+        return "the warehouse is opened read-only here: `riskwatch sql` cannot change it"
+    if "disabled by configuration" in message or "configuration has been locked" in message:
+        return f"`riskwatch sql` reads the warehouse only, no files or network ({message})"
+    return message
 
 
 def _print_query(con: duckdb.DuckDBPyConnection, query: str, fmt: str, fail: bool) -> None:
     try:
         columns, rows = run_query(con, query)
     except (duckdb.Error, NotReadOnly) as exc:
-        message = str(exc).splitlines()[0]
-        if isinstance(exc, duckdb.Error) and "read-only" in message.lower():
-            message = "the warehouse is opened read-only here: `riskwatch sql` cannot change it"
-        elif "disabled by configuration" in message or "configuration has been locked" in message:
-            message = f"`riskwatch sql` reads the warehouse only, no files or network ({message})"
+        message = _sql_error(exc)
         if fail:
             raise Fail(message) from exc
         click.echo(f"error: {message}", err=True)
         return
     if columns:
-        click.echo(render(columns, rows, fmt))
+        click.echo(render(columns, rows, fmt, width=shutil.get_terminal_size((120, 24)).columns
+                          if sys.stdout.isatty() and fmt == "table" else None))
 
 
 @cli.command()

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
+import os
+import shlex
+import shutil
 import signal
+import sys
 
 import click
 
 from riskwatch.cli import as_date, as_of_option
-from riskwatch.settings import Settings
+from riskwatch.settings import DEFAULT_WAREHOUSE, Settings
 
 
 @click.command()
@@ -80,8 +85,24 @@ def demo(settings: Settings, as_of: str | None) -> None:
     _print_run(summary)
     click.echo(f"\nwarehouse: {settings.warehouse}\noutbox:    {settings.outbox}/")
     click.echo("\nTry:")
-    for q in EXAMPLE_QUERIES:
-        click.echo(f"  riskwatch sql \"{q}\"")
+    for line in example_commands(settings, EXAMPLE_QUERIES):
+        click.echo(f"  {line}")
+
+
+def example_commands(settings: Settings, queries: list[str]) -> list[str]:
+    """Commands that work when pasted as printed: this riskwatch (by path when it is not the one on PATH),
+    this warehouse (when not the default), each query quoted for the shell."""
+    exe = Path(sys.argv[0]).resolve()
+    on_path = shutil.which("riskwatch")
+    if on_path and Path(on_path).resolve() == exe:
+        command = "riskwatch"
+    else:
+        relative = os.path.relpath(exe)
+        command = relative if not relative.startswith("..") and len(relative) < len(str(exe)) else str(exe)
+    if Path(settings.warehouse) != Path(DEFAULT_WAREHOUSE):
+        command += f" --warehouse {shlex.quote(str(settings.warehouse))}"
+    quote = lambda q: f'"{q}"' if not set(q) & set('"$`\\!') else shlex.quote(q)  # noqa: E731
+    return [f"{command} sql {quote(q)}" for q in queries] + [f"{command} sql        # the prompt: .tables, .help"]
 
 
 @click.command()

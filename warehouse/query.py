@@ -22,7 +22,8 @@ from typing import Any
 
 import duckdb
 
-FORMATS = ("table", "csv", "json")
+FORMATS = ("table", "csv", "json", "markdown")
+MIN_CELL = 6                  # a column squeezed to fit the terminal keeps at least this many characters
 READS = "SELECT, WITH, FROM, VALUES, DESCRIBE, SHOW, SUMMARIZE, EXPLAIN"
 # EXPLAIN [ANALYZE] [(options)] in front of a statement, after any leading comments.
 _EXPLAIN = re.compile(r"^(?:\s+|--[^\n]*\n?|/\*.*?\*/)*EXPLAIN\s+(?:ANALY[SZ]E\s+)?(?:\([^)]*\)\s*)?",
@@ -103,7 +104,10 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def render(columns: list[str], rows: list[tuple], fmt: str = "table", max_width: int = 40) -> str:
+def render(columns: list[str], rows: list[tuple], fmt: str = "table", max_width: int = 40,
+           width: int | None = None) -> str:
+    """Rows as a table (fitted to `width` characters when given: the widest columns are cut with '…'),
+    markdown, CSV or JSON. Whole-number floats show without '.0' in table and markdown (sum() of counts)."""
     if fmt == "json":
         return json.dumps([{c: _plain(v) for c, v in zip(columns, r, strict=True)} for r in rows],
                           ensure_ascii=False, indent=1, default=str)
@@ -113,18 +117,47 @@ def render(columns: list[str], rows: list[tuple], fmt: str = "table", max_width:
         writer.writerow(columns)
         writer.writerows([[("" if v is None else _plain(v)) for v in r] for r in rows])
         return out.getvalue().rstrip("\n")
+    if fmt == "markdown":
+        esc = lambda t: t.replace("|", "\\|")  # noqa: E731
+        lines = ["| " + " | ".join(esc(c) for c in columns) + " |", "|" + "|".join("---" for _ in columns) + "|"]
+        lines += ["| " + " | ".join(esc(_text(v)) for v in r) + " |" for r in rows]
+        return "\n".join(lines)
     if fmt != "table":
         raise ValueError(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}")
-    return _table(columns, rows, max_width)
+    return _table(columns, rows, max_width, width)
 
 
-def _table(columns: list[str], rows: list[tuple], max_width: int) -> str:
-    def cell(v: Any) -> str:
-        text = "NULL" if v is None else str(_plain(v)).replace("\n", " ")
-        return text if len(text) <= max_width else text[: max_width - 1] + "…"
+def _text(v: Any) -> str:
+    if v is None:
+        return "NULL"
+    v = _plain(v)
+    if isinstance(v, float) and v.is_integer() and abs(v) < 1e15:
+        return str(int(v))
+    return str(v).replace("\n", " ")
 
-    cells = [[cell(v) for v in r] for r in rows]
+
+def fit_widths(widths: list[int], width: int) -> list[int]:
+    """Column widths whose table ('| a | b |', 3 characters per column + 1) fits `width`: the widest
+    columns give up characters first, none below MIN_CELL (a table still too wide then stays so)."""
+    widths = list(widths)
+    while sum(widths) + 3 * len(widths) + 1 > width:
+        i = max(range(len(widths)), key=lambda k: widths[k])
+        if widths[i] <= MIN_CELL:
+            break
+        widths[i] -= 1
+    return widths
+
+
+def _table(columns: list[str], rows: list[tuple], max_width: int, width: int | None = None) -> str:
+    def cut(text: str, w: int) -> str:
+        return text if len(text) <= w else text[: w - 1] + "…"
+
+    cells = [[cut(_text(v), max_width) for v in r] for r in rows]
     widths = [max([len(c)] + [len(r[i]) for r in cells]) for i, c in enumerate(columns)]
+    if width:
+        widths = fit_widths(widths, width)
+        cells = [[cut(v, w) for v, w in zip(r, widths, strict=True)] for r in cells]
+        columns = [cut(c, w) for c, w in zip(columns, widths, strict=True)]
     line = "+" + "+".join("-" * (w + 2) for w in widths) + "+"
     fmt_row = lambda vals: "| " + " | ".join(v.ljust(w) for v, w in zip(vals, widths, strict=True)) + " |"  # noqa: E731
     body = [line, fmt_row(columns), line, *(fmt_row(r) for r in cells), line]

@@ -1,0 +1,183 @@
+"""The `riskwatch sql` front-end: an interactive prompt (prompt_toolkit: line editing, history, Ctrl-C
+cancels the statement, not the session) and, when stdin is not a terminal, a script runner that stops
+at the first failing statement with a non-zero exit.
+
+Statements run through warehouse.query.run_query (which allows reads only); dot commands list the public
+views first (.tables, .schema), since SHOW TABLES also lists the internal tables behind them.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import textwrap
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+import click
+import duckdb
+
+from warehouse.query import render, run_query
+
+HELP = """.tables            public views (the stable contract), then internal tables
+.schema [NAME]     columns of NAME, or of every public view
+.format FORMAT     table | csv | json | markdown
+.help              this list
+.quit              leave (or Ctrl-D)
+Statements end with ';'. Up/Down recall history; Ctrl-C cancels the statement being typed or run."""
+
+
+def history_path(environ: dict[str, str] | None = None) -> Path:
+    """$XDG_STATE_HOME/riskwatch/sql_history when XDG_STATE_HOME is set, else ~/.riskwatch_history."""
+    env = os.environ if environ is None else environ
+    if env.get("XDG_STATE_HOME"):
+        return Path(env["XDG_STATE_HOME"]) / "riskwatch" / "sql_history"
+    return Path(env.get("HOME") or Path.home()) / ".riskwatch_history"
+
+
+def relations(con: duckdb.DuckDBPyConnection) -> tuple[list[str], list[str]]:
+    """(public views, internal tables) of the warehouse's main schema, by name."""
+    views = [r[0] for r in con.execute(
+        "SELECT view_name FROM duckdb_views() WHERE NOT internal AND NOT temporary AND schema_name = 'main' "
+        "ORDER BY 1").fetchall()]
+    tables = [r[0] for r in con.execute(
+        "SELECT table_name FROM duckdb_tables() WHERE NOT temporary AND schema_name = 'main' ORDER BY 1").fetchall()]
+    return views, tables
+
+
+def dot_command(con: duckdb.DuckDBPyConnection, line: str, state: dict) -> str:
+    """The output of a dot command (ValueError for an unknown one)."""
+    word, _, arg = line.strip().partition(" ")
+    arg = arg.strip().rstrip(";")
+    if word == ".tables":
+        views, tables = relations(con)
+        width = min(shutil.get_terminal_size((100, 24)).columns, 100)
+        wrap = lambda names: textwrap.fill("  ".join(names), width, initial_indent="  ", subsequent_indent="  ")  # noqa: E731
+        return ("Public views (query these; README 'Public warehouse contract'):\n" + wrap(views)
+                + "\nInternal tables (behind the views; may change between versions):\n" + wrap(tables))
+    if word == ".schema":
+        names = [arg] if arg else relations(con)[0]
+        out = []
+        for name in names:
+            cols = con.execute("SELECT column_name, data_type FROM duckdb_columns() WHERE table_name = ? "
+                               "AND schema_name = 'main' ORDER BY column_index", [name]).fetchall()
+            if not cols:
+                raise ValueError(f"no view or table named {name!r}: .tables lists them")
+            out.append(f"{name}(" + ", ".join(f"{c} {t}" for c, t in cols) + ")")
+        return "\n".join(out)
+    if word == ".format":
+        if arg not in ("table", "csv", "json", "markdown"):
+            raise ValueError("use .format table|csv|json|markdown")
+        state["fmt"] = arg
+        return f"format: {arg}"
+    if word == ".help":
+        return HELP
+    raise ValueError(f"unknown command {word}: .help lists them")
+
+
+def run_cancellable(con: duckdb.DuckDBPyConnection, query: str) -> tuple[list[str], list]:
+    """run_query in a worker thread, so Ctrl-C (KeyboardInterrupt in this thread) interrupts DuckDB and the
+    prompt stays; the interrupted query raises duckdb.InterruptException."""
+    result: dict = {}
+
+    def work() -> None:
+        try:
+            result["value"] = run_query(con, query)
+        except BaseException as exc:            # handed to the prompt's thread
+            result["error"] = exc
+
+    worker = threading.Thread(target=work, daemon=True)
+    worker.start()
+    try:
+        while worker.is_alive():
+            worker.join(0.1)
+    except KeyboardInterrupt:
+        con.interrupt()
+        worker.join()
+        raise
+    if "error" in result:
+        raise result["error"]
+    return result["value"]
+
+
+def _show(columns: list[str], rows: list, fmt: str, width: int) -> None:
+    if columns:
+        click.echo(render(columns, rows, fmt, width=width))
+
+
+def interactive(con: duckdb.DuckDBPyConnection, fmt: str, banner: str,
+                error_text: Callable[[Exception], str]) -> None:
+    from prompt_toolkit import PromptSession
+    from prompt_toolkit.history import FileHistory
+    from prompt_toolkit.key_binding import KeyBindings
+
+    path = history_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    keys = KeyBindings()
+
+    @keys.add("enter")
+    def _(event) -> None:
+        text = event.current_buffer.text.strip()
+        if not text or text.endswith(";") or text.startswith(".") or text in ("\\q", "exit", "quit"):
+            event.current_buffer.validate_and_handle()
+        else:
+            event.current_buffer.insert_text("\n")
+
+    session = PromptSession(history=FileHistory(str(path)), multiline=True, key_bindings=keys,
+                            prompt_continuation=lambda width, line, soft: "...> ".rjust(width))
+    state = {"fmt": fmt}
+    click.echo(banner)
+    while True:
+        try:
+            text = session.prompt("sql> ").strip()
+        except KeyboardInterrupt:
+            continue                                     # Ctrl-C while typing: drop the statement
+        except EOFError:
+            break
+        if text in (".quit", ".exit", "\\q", "exit", "quit"):
+            break
+        if not text:
+            continue
+        try:
+            if text.startswith("."):
+                click.echo(dot_command(con, text, state))
+            else:
+                _show(*run_cancellable(con, text), state["fmt"], session.output.get_size().columns)
+        except KeyboardInterrupt:
+            click.echo("cancelled", err=True)
+        except (duckdb.Error, ValueError) as exc:
+            click.echo(f"error: {error_text(exc)}", err=True)
+
+
+def script(con: duckdb.DuckDBPyConnection, text: str, fmt: str, error_text: Callable[[Exception], str]) -> int:
+    """Run a piped script statement by statement (dot commands on their own lines); 1 at the first failure."""
+    state = {"fmt": fmt}
+    buffer: list[str] = []
+    chunks: list[tuple[int, str]] = []
+    for number, line in enumerate(text.splitlines(), 1):
+        if not buffer and line.strip().startswith("."):
+            chunks.append((number, line.strip()))
+            continue
+        buffer.append(line)
+        if line.rstrip().endswith(";"):
+            chunks.append((number - len(buffer) + 1, "\n".join(buffer)))
+            buffer = []
+    if "\n".join(buffer).strip():
+        chunks.append((len(text.splitlines()) - len(buffer) + 1, "\n".join(buffer)))
+    for line_no, chunk in chunks:
+        if chunk.strip() in (".quit", ".exit"):
+            break
+        try:
+            if chunk.startswith("."):
+                click.echo(dot_command(con, chunk, state))
+            else:
+                columns, rows = run_query(con, chunk)
+                if columns:
+                    click.echo(render(columns, rows, state["fmt"], width=None if not sys.stdout.isatty() else
+                                      shutil.get_terminal_size((120, 24)).columns))
+        except (duckdb.Error, ValueError) as exc:
+            click.echo(f"error: line {line_no}: {error_text(exc)}", err=True)
+            return 1
+    return 0
