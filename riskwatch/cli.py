@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import calendar
 import contextlib
 import datetime as dt
 import os
@@ -25,9 +26,35 @@ class Fail(click.ClickException):
         click.echo(f"error: {self.message}", err=True)
 
 
+class IsoDate(click.ParamType):
+    """A calendar date written YYYY-MM-DD, as a datetime at midnight; errors say what is wrong with it."""
+
+    name = "YYYY-MM-DD"
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, dt.datetime):
+            return value
+        if isinstance(value, dt.date):
+            return dt.datetime.combine(value, dt.time())
+        text = str(value).strip()
+        m = re.fullmatch(r"(\d{4})-(\d{1,2})-(\d{1,2})", text)
+        if not m:
+            self.fail(f"{text!r} is not a date: write it as YYYY-MM-DD, e.g. 2024-11-10", param, ctx)
+        year, month, day = (int(g) for g in m.groups())
+        if not 1 <= month <= 12:
+            self.fail(f"{text}: month {month} out of range (1-12)", param, ctx)
+        last = calendar.monthrange(year, month)[1]
+        if not 1 <= day <= last:
+            self.fail(f"{text}: day {day} out of range for {calendar.month_name[month]} {year} (1-{last})", param, ctx)
+        return dt.datetime(year, month, day)
+
+
+ISO_DATE = IsoDate()
+
+
 def as_of_option(f):
     return click.option(
-        "--as-of", "as_of", type=click.DateTime(["%Y-%m-%d"]), default=None,
+        "--as-of", "as_of", type=ISO_DATE, default=None,
         help="Evaluate as of this date (YYYY-MM-DD); default today.",
     )(f)
 
@@ -82,6 +109,7 @@ def open_reader(settings: Settings) -> duckdb.DuckDBPyConnection:
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="riskwatch", prog_name="riskwatch", message="%(prog)s %(version)s")
 @click.option("--warehouse", envvar="RISKWATCH_WAREHOUSE", type=click.Path(dir_okay=False),
               default=DEFAULT_WAREHOUSE, show_default=True, help="DuckDB warehouse file.")
 @click.option("--config", envvar="RISKWATCH_CONFIG", type=click.Path(dir_okay=False), default=None,
@@ -229,7 +257,7 @@ def indicators(settings: Settings, as_of: dt.datetime | None, full: bool) -> Non
 
 
 @cli.command()
-@click.option("--from", "since", type=click.DateTime(["%Y-%m-%d"]), required=True, help="First day to recompute.")
+@click.option("--from", "since", type=ISO_DATE, required=True, help="First day to recompute.")
 @as_of_option
 @click.pass_obj
 def backfill(settings: Settings, since: dt.datetime, as_of: dt.datetime | None) -> None:
@@ -307,6 +335,8 @@ def main() -> None:
     # Offline by design: no usage telemetry from Prefect's ephemeral server or from GX.
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+    if os.environ.get("NO_COLOR"):          # no-color.org: Prefect's console log handler colours by default
+        os.environ.setdefault("PREFECT_LOGGING_COLORS", "false")
     try:
         cli(prog_name="riskwatch")
     except (OSError, duckdb.Error) as exc:

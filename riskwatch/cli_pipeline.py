@@ -12,7 +12,7 @@ import sys
 
 import click
 
-from riskwatch.cli import as_date, as_of_option
+from riskwatch.cli import ISO_DATE, Fail, as_date, as_of_option
 from riskwatch.settings import DEFAULT_WAREHOUSE, Settings
 
 
@@ -33,9 +33,24 @@ def run(settings: Settings, as_of: dt.datetime | None, no_report: bool) -> None:
     from flows.pipeline import pipeline
 
     stop_on_term()
-    summary = pipeline(warehouse=str(settings.warehouse), as_of=as_date(as_of).isoformat(), report=not no_report,
-                       config=settings.config_path)
+    state = pipeline(warehouse=str(settings.warehouse), as_of=as_date(as_of).isoformat(), report=not no_report,
+                     config=settings.config_path, return_state=True)
+    summary = state.result()
     _print_run(summary)
+    click.echo(flow_run_line(state.state_details.flow_run_id))
+    refused = [r for r in summary["ingested"] if r.get("status") == "refused"]
+    if refused:
+        raise Fail(f"{len(refused)} input file(s) refused (see above; nothing of them was loaded)")
+
+
+def flow_run_line(flow_run_id) -> str:
+    """Where to see this run: its page on the Prefect server when one is configured (PREFECT_API_URL)."""
+    from prefect.settings import PREFECT_API_URL, PREFECT_UI_URL
+
+    if PREFECT_API_URL.value() and PREFECT_UI_URL.value():
+        return f"flow run: {PREFECT_UI_URL.value().rstrip('/')}/runs/flow-run/{flow_run_id}"
+    return (f"flow run: {flow_run_id} (Prefect's temporary server, gone now: to keep and browse run history, "
+            f"see README 'Run history')")
 
 
 def stop_on_term() -> None:
@@ -68,9 +83,10 @@ def _print_run(summary: dict) -> None:
 
 
 @click.command()
-@click.option("--as-of", "as_of", default=None, help="Date to run the demo as of (default 2024-11-10).")
+@click.option("--as-of", "as_of", type=ISO_DATE, default=None,
+              help="Date to run the demo as of, YYYY-MM-DD (default 2024-11-10).")
 @click.pass_obj
-def demo(settings: Settings, as_of: str | None) -> None:
+def demo(settings: Settings, as_of: dt.datetime | None) -> None:
     """Build a warehouse from the bundled sample data and run the pipeline on it, end to end.
 
     \b
@@ -81,7 +97,8 @@ def demo(settings: Settings, as_of: str | None) -> None:
     from flows.demo import DEMO_AS_OF, EXAMPLE_QUERIES, run_demo
 
     stop_on_term()
-    summary = run_demo(str(settings.warehouse), as_of or DEMO_AS_OF, settings.config_path)
+    summary = run_demo(str(settings.warehouse), as_of.date().isoformat() if as_of else DEMO_AS_OF,
+                       settings.config_path)
     _print_run(summary)
     click.echo(f"\nwarehouse: {settings.warehouse}\noutbox:    {settings.outbox}/")
     click.echo("\nTry:")

@@ -158,7 +158,7 @@ def check_batch(
 
     refusals = {
         "rejected_fraction": f"{path}: {run.rejected} of {run.rows_read} rows ({n['rejected']:.0%}) fail checks, "
-        f"over the {max_reject_fraction:.0%} limit; nothing loaded. First: {_first_reason(con, batch)}",
+        f"over the {max_reject_fraction:.0%} limit; nothing loaded. Reasons: {_reasons(con, batch)}",
         "rows_vs_previous_export": f"{path}: {run.rows_read} rows, down {1 - (n['ratio'] or 0):.0%} from the "
         f"{prev[2] if prev else 0} rows of the previous export {prev[1] if prev else ''} (ingest run "
         f"{prev[0] if prev else ''}), over the {max_row_drop:.0%} limit: a truncated export? Nothing loaded.",
@@ -183,9 +183,13 @@ def check_batch(
     return results
 
 
-def _first_reason(con, batch: StagedBatch) -> str:
-    row = con.execute(f"SELECT reason FROM {batch.rejects} ORDER BY line LIMIT 1").fetchone()
-    return row[0] if row else "?"
+def _reasons(con, batch: StagedBatch) -> str:
+    """Every kind of reason the rejected rows have (the check before ': '), most rows first, with a count and
+    the first line: a refused file keeps all its reasons, not only the first row's."""
+    found = con.execute(
+        f"SELECT split_part(reason, ': ', 1) AS kind, count(*) AS n, min(line) AS first FROM {batch.rejects} "
+        "GROUP BY 1 ORDER BY n DESC, first").fetchall()
+    return "; ".join(f"{kind} ({n} row{'s' if n != 1 else ''}, first line {first})" for kind, n, first in found) or "?"
 
 
 def ingest_options(settings: Settings, source: str, **overrides) -> dict:
