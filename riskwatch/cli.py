@@ -186,7 +186,7 @@ def sql(settings: Settings, query: str | None, fmt: str) -> None:
 
     The prompt has line editing and history (Up/Down; ~/.riskwatch_history, or $XDG_STATE_HOME/riskwatch/
     sql_history), .tables and .schema (public views first), and Ctrl-C cancels the statement, not the session.
-    SQL piped on stdin runs statement by statement and exits 1 at the first one that fails.
+    SQL piped on stdin runs statement by statement and exits 1 when any statement failed.
 
     \b
     Examples:

@@ -1,6 +1,6 @@
 """The `riskwatch sql` front-end: an interactive prompt (prompt_toolkit: line editing, history, Ctrl-C
-cancels the statement, not the session) and, when stdin is not a terminal, a script runner that stops
-at the first failing statement with a non-zero exit.
+cancels the statement, not the session) and, when stdin is not a terminal, a script runner that exits
+non-zero when any statement failed.
 
 Statements run through warehouse.query.run_query (which allows reads only); dot commands list the public
 views first (.tables, .schema), since SHOW TABLES also lists the internal tables behind them.
@@ -152,8 +152,11 @@ def interactive(con: duckdb.DuckDBPyConnection, fmt: str, banner: str,
 
 
 def script(con: duckdb.DuckDBPyConnection, text: str, fmt: str, error_text: Callable[[Exception], str]) -> int:
-    """Run a piped script statement by statement (dot commands on their own lines); 1 at the first failure."""
+    """Run a piped script statement by statement (dot commands on their own lines). A failing statement is
+    reported with its line and the script goes on (every statement is a read: none depends on another's
+    effect); the exit code is 1 when any statement failed, else 0."""
     state = {"fmt": fmt}
+    failed = 0
     buffer: list[str] = []
     chunks: list[tuple[int, str]] = []
     for number, line in enumerate(text.splitlines(), 1):
@@ -172,12 +175,12 @@ def script(con: duckdb.DuckDBPyConnection, text: str, fmt: str, error_text: Call
         try:
             if chunk.startswith("."):
                 click.echo(dot_command(con, chunk, state))
-            else:
+            elif duckdb.extract_statements(chunk):       # a chunk of comments only is no statement
                 columns, rows = run_query(con, chunk)
                 if columns:
                     click.echo(render(columns, rows, state["fmt"], width=None if not sys.stdout.isatty() else
                                       shutil.get_terminal_size((120, 24)).columns))
         except (duckdb.Error, ValueError) as exc:
             click.echo(f"error: line {line_no}: {error_text(exc)}", err=True)
-            return 1
-    return 0
+            failed += 1
+    return 1 if failed else 0

@@ -126,13 +126,13 @@ def test_prompt_history_tables_and_ctrl_c_in_tmux(warehouse, tmp_path):
     assert "+SELECT 40 + 2 AS answer,\n+ 'x' AS y;" in history and "+.tables" in history
 
 
-def test_piped_script_stops_at_the_failing_statement_with_exit_1(warehouse):
+def test_piped_script_reports_the_failing_statement_and_exits_1(warehouse):
     ok = _run(warehouse, stdin="SELECT 1 AS a;\n.tables\nSELECT count(*) AS n FROM incidents;\n")
     assert ok.returncode == 0, ok.stderr
     assert "| 97 |" in ok.stdout and "Public views" in ok.stdout
-    bad = _run(warehouse, stdin="SELECT 1 AS first;\nSELECT nope\n  FROM missing_table;\nSELECT 3 AS never;\n")
+    bad = _run(warehouse, stdin="SELECT 1 AS first;\nSELECT nope\n  FROM missing_table;\nSELECT 3 AS after;\n")
     assert bad.returncode == 1
-    assert "first" in bad.stdout and "never" not in bad.stdout
+    assert "first" in bad.stdout and "| 3     |" in bad.stdout          # the statements around it still ran
     assert bad.stderr.startswith("error: line 2: ") and "missing_table" in bad.stderr
     assert "Traceback" not in bad.stderr
 

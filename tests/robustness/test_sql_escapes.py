@@ -163,6 +163,7 @@ def test_interactive_prompt_refuses_and_goes_on(warehouse):
     out = subprocess.run([sys.executable, "-m", "riskwatch", "--warehouse", str(warehouse), "sql"], cwd=ROOT,
                          input=f"COPY (SELECT 1) TO '{target}';\nSELECT count(*) AS n FROM incidents;\n.quit\n",
                          capture_output=True, text=True, timeout=120)
-    assert out.returncode == 0 and "| 3 |" in out.stdout
+    # Piped, it runs as a script: the refused statement is reported, the next one still runs, exit 1 (issue 17).
+    assert out.returncode == 1 and "| 3 |" in out.stdout
     assert "read-only: the statement is COPY" in out.stderr and "Traceback" not in out.stderr
     assert not target.exists()
