@@ -337,11 +337,21 @@ def main() -> None:
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
     if os.environ.get("NO_COLOR"):          # no-color.org: Prefect's console log handler colours by default
         os.environ.setdefault("PREFECT_LOGGING_COLORS", "false")
+    # Prefect's temporary API server gets 20 s to start; on a busy 2-core machine that is not always enough.
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "90")
     try:
-        cli(prog_name="riskwatch")
+        cli(prog_name="riskwatch", standalone_mode=True)
     except (OSError, duckdb.Error) as exc:
         # Disk full, permissions, an I/O error of DuckDB's: the cause in one line, no traceback.
+        if os.environ.get("RISKWATCH_DEBUG"):
+            raise
         click.echo(f"error: {os_error_line(exc)}", err=True)
+        sys.exit(1)
+    except Exception as exc:                # no traceback for the analyst; RISKWATCH_DEBUG=1 shows it
+        if os.environ.get("RISKWATCH_DEBUG"):
+            raise
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        click.echo(f"error: {type(exc).__name__}: {first} (RISKWATCH_DEBUG=1 shows the traceback)", err=True)
         sys.exit(1)
 
 
