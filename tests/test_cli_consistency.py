@@ -76,3 +76,19 @@ def test_run_exits_1_when_an_inbox_file_is_refused_and_prints_the_flow_run(prefe
     assert f"flow run: {api.removesuffix('/api')}/runs/flow-run/" in done.stdout
     assert "Flow run" in out and "\x1b[" not in out                 # Prefect logged, without ANSI codes
     assert "Traceback" not in out
+
+
+def test_validate_prints_its_checks_in_each_format(tmp_path):
+    """--format on every command that prints rows: validate's checks as JSON (summary lines to stderr)."""
+    import json
+
+    from tests.conftest import SAMPLE
+
+    assert _riskwatch("ingest", str(SAMPLE / "curated_pakistan_acled.csv"), "--source", "curated",
+                      cwd=tmp_path).returncode == 0
+    done = _riskwatch("validate", "--as-of", "2024-11-10", "--format", "json", cwd=tmp_path)
+    checks = json.loads(done.stdout)
+    assert checks and {"suite", "check", "severity", "result", "observed", "message"} == set(checks[0])
+    assert "checks in" in done.stderr and "Traceback" not in done.stderr
+    md = _riskwatch("validate", "--as-of", "2024-11-10", "--format", "markdown", cwd=tmp_path).stdout
+    assert md.splitlines()[0] == "| suite | check | severity | result | observed | message |"
