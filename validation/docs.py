@@ -40,7 +40,7 @@ def build_data_docs(results_by_suite: Mapping[str, Sequence[CheckResult]], out_d
             for name, results in results_by_suite.items():
                 suite = ctx.suites.add(build_suite(name, [Check(
                     r.check_name, r.expectation, r.details.get("kwargs", {}), r.severity,
-                    r.details.get("description", "")) for r in results]))
+                    r.details.get("description", "")) for r in results], any_expectation=True))
                 evrs = [ExpectationValidationResult(success=r.success, expectation_config=e.configuration,
                                                     result=r.details.get("result", {}))
                         for r, e in zip(results, suite.expectations, strict=True)]

@@ -98,12 +98,15 @@ def new_context():
 
 
 @functools.cache  # creating one is cheap, but each get_context() repoints GX's "current" context
-def _shared_context():
+def shared_context():
     return new_context()
 
 
-def build_suite(suite_name: str, checks: Sequence[Check]):
-    """A GX ExpectationSuite for the specs; every spec error is a ValueError before GX runs."""
+def build_suite(suite_name: str, checks: Sequence[Check], *, any_expectation: bool = False):
+    """A GX ExpectationSuite for the specs; every spec error is a ValueError before GX runs.
+
+    `any_expectation`: accept every GX expectation, not only SUPPORTED (for suites that run on the SQL
+    engine, see gx_sql, and are rebuilt here only to render them)."""
     gx = import_gx()
     if not _SUITE_NAME.fullmatch(suite_name):
         raise ValueError(f"suite name {suite_name!r} must match {_SUITE_NAME.pattern}")
@@ -111,7 +114,8 @@ def build_suite(suite_name: str, checks: Sequence[Check]):
         raise ValueError(f"suite {suite_name!r}: duplicate check names")
     built = []
     for check in checks:
-        if check.expectation not in SUPPORTED:
+        if check.expectation not in SUPPORTED and not (
+                any_expectation and hasattr(gx.expectations, check.expectation.title().replace("_", ""))):
             raise ValueError(f"check {check.name!r}: unsupported expectation {check.expectation!r}")
         if clash := _RESERVED_KWARGS & set(check.kwargs):
             raise ValueError(f"check {check.name!r}: reserved kwargs {sorted(clash)}")
@@ -127,7 +131,7 @@ def build_suite(suite_name: str, checks: Sequence[Check]):
     return suite
 
 
-def _exception_messages(exception_info: Any) -> list[str]:
+def exception_messages(exception_info: Any) -> list[str]:
     """Every evaluation error in an ExpectationValidationResult.exception_info.
 
     1.x shapes: a flat ExceptionInfo {raised_exception, exception_message, exception_traceback};
@@ -149,7 +153,7 @@ def _exception_messages(exception_info: Any) -> list[str]:
     return messages
 
 
-def _json_safe(value: Any) -> Any:
+def json_safe(value: Any) -> Any:
     from great_expectations.util import convert_to_json_serializable
 
     # GX's converter keeps NaN/inf (e.g. a null in partial_unexpected_list); JSON has no such values.
@@ -174,7 +178,7 @@ def run_suite(
     frame = df[[c for c in dict.fromkeys(wanted) if c in df.columns]]
 
     with GX_LOCK:
-        ctx = context if context is not None else _shared_context()
+        ctx = context if context is not None else shared_context()
         # One datasource per call: its execution engine caches every batch and resolved metric
         # (~30 MB per call at 1e6 rows) and only dropping the datasource frees them. The unique
         # name also keeps calls from clashing in the long-lived shared context.
@@ -195,7 +199,7 @@ def run_suite(
         if check_name in by_check or check_name not in {c.name for c in checks}:
             errors.append(f"unexpected GX result for {check_name!r}")
         by_check[check_name] = evr
-        errors += [f"{check_name}: {m}" for m in _exception_messages(evr.exception_info)]
+        errors += [f"{check_name}: {m}" for m in exception_messages(evr.exception_info)]
         if evr.success not in (True, False):  # numpy bools compare equal, None does not
             errors.append(f"{check_name}: GX returned success={evr.success!r}")
     errors += [f"{c.name}: no result from GX" for c in checks if c.name not in by_check]
@@ -204,12 +208,12 @@ def run_suite(
 
     results = []
     for check in checks:
-        evr, res = by_check[check.name], _json_safe(by_check[check.name].result or {})
+        evr, res = by_check[check.name], json_safe(by_check[check.name].result or {})
         results.append(CheckResult(
             suite=suite_name, check_name=check.name, expectation=check.expectation,
             severity=check.severity, success=bool(evr.success), observed_value=res.get("observed_value"),
             unexpected_count=res.get("unexpected_count"), element_count=res.get("element_count"),
-            details={"kwargs": _json_safe(check.kwargs), "description": check.description, "result": res},
+            details={"kwargs": json_safe(check.kwargs), "description": check.description, "result": res},
         ))
     return results
 

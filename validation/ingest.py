@@ -1,13 +1,12 @@
 """Checks on a staged file, validated by Great Expectations; a batch failing a critical one is refused whole.
 
-check_batch is the `validate` that warehouse.load.ingest_file calls; ingest_file / ingest_files here
-are the load with these checks deciding, and the settings' limits applied (what the CLI and flows use).
-The rules stay in DuckDB SQL: one query turns the staged table into boolean flags (one per row check of
-checks.yml, ids unique, event type in the source's vocabulary) and GX validates only those flags. GX
-must count exactly what SQL counted, or the load is refused: a check that could not be evaluated never
-passes. Batch rules (rejected share, a column suddenly empty, a shrunken re-export) are numbers on a
-one-row frame, validated the same way. Results are stored in the load's transaction, so a refused or
-failed load leaves no validation record behind (ingest_runs says why it was refused).
+check_batch is the `validate` that warehouse.load.ingest_file calls, after the row rules (row_rules.judge_rows,
+its `judge`) have quarantined GX's unexpected rows; ingest_file / ingest_files here are the load with these
+checks deciding, and the settings' limits applied (what the CLI and flows use). GX runs on the staged table
+itself (gx_sql): values in the source's vocabulary (warning), ids unique among the rows that will load
+(critical). Batch rules (rejected share, a column suddenly empty, a shrunken re-export) are numbers on a
+one-row frame. A check GX could not evaluate refuses the load. Results are stored in the load's transaction,
+so a refused or failed load leaves no validation record behind (ingest_runs says why it was refused).
 """
 
 from __future__ import annotations
@@ -19,20 +18,17 @@ import pandas as pd
 import yaml
 
 from riskwatch.settings import Settings
-from validation.gx_engine import Check, CheckResult, ValidationError
-from validation.results import annotate, flag_check, store_run, validate
-from warehouse import load, row_checks
+from validation.gx_engine import Check, CheckResult, ValidationError, import_gx, json_safe, run_suite
+from validation.gx_sql import validate_table
+from validation.results import annotate, store_run
+from validation.row_rules import RowVerdict, judge_rows
+from warehouse import load
 from warehouse.canonical import COLUMNS
 from warehouse.load import IngestResult, StagedBatch
 from warehouse.readfile import IngestRefused
 from warehouse.sources.mapping import MappingError, available, ident, literal
 
 SUITE = "incidents"
-# The in-file duplicate rule of row_checks.mark_repeated_ids: among the rows passing the row checks, the
-# newest revision of an id (then the first line) loads and the others are quarantined.
-DEDUP = ("expect_column_values_to_be_unique(source_event_id)", "id_first_in_file",
-         "NOT _row_ok OR row_number() OVER (PARTITION BY source_event_id, _row_ok "
-         "ORDER BY source_updated_at DESC NULLS LAST, _rec) = 1", "warning")
 
 
 def source_vocabulary(source: str, mapping_dirs: list[Path] | None = None) -> dict[str, list[str]]:
@@ -44,35 +40,50 @@ def source_vocabulary(source: str, mapping_dirs: list[Path] | None = None) -> di
     return {col: list(values) for col, values in (spec.get("vocabulary") or {}).items()}
 
 
-def _row_flags(as_of: dt.date, vocabulary: dict[str, list[str]]) -> list[tuple[str, str, str, str]]:
-    """(check name, flag column, SQL over the staged table that is TRUE when the row passes, severity)."""
-    flags = []
-    for i, check in enumerate(row_checks.row_checks()):
-        name = f"{check['expectation']}({check['column']})"  # the prefix of the reason in rejected_incidents
-        if any(f[0] == name for f in flags):
-            name += f"#{i}"
-        fails = check["fails"].replace("{as_of}", as_of.isoformat())
-        flags.append((name, f"row_check_{i:02d}", f"NOT coalesce(({fails}), false)", "warning"))
-    for col, values in vocabulary.items():
-        if col in COLUMNS:
-            flags.append((f"{col}_in_vocabulary", f"{col}_in_vocabulary",
-                          f"{ident(col)} IN ({', '.join(map(literal, values))})", "warning"))
-    return flags
+def _gx_checks(con, batch: StagedBatch, vocabulary: dict[str, list[str]]) -> list[CheckResult]:
+    """The source's vocabulary on all staged rows (warning) and unique ids among the rows that load (critical)."""
+    gx = import_gx()
+    in_vocabulary = [(col, values) for col, values in vocabulary.items() if col in COLUMNS]
+    results = []
+    if in_vocabulary:
+        evrs = validate_table(con, batch.checked, [gx.expectations.ExpectColumnValuesToBeInSet(
+            column=col, value_set=values) for col, values in in_vocabulary])
+        results += [_result(f"{col}_in_vocabulary", "expect_column_values_to_be_in_set", "warning", evr,
+                            {"column": col, "value_set": values}, "values in the source mapping's vocabulary")
+                    for (col, values), evr in zip(in_vocabulary, evrs, strict=True)]
+    loading = f"_loading_{batch.checked}"
+    con.execute(f"CREATE OR REPLACE TEMP VIEW {loading} AS SELECT source_event_id FROM {batch.checked} "
+                "WHERE _reason IS NULL")
+    try:
+        [evr] = validate_table(con, loading, [gx.expectations.ExpectColumnValuesToBeUnique(column="source_event_id")])
+    finally:
+        con.execute(f"DROP VIEW {loading}")
+    results.append(_result("unique_ids_loaded", "expect_column_values_to_be_unique", "critical", evr,
+                           {"column": "source_event_id"}, "no source_event_id is loaded twice"))
+    return results
 
 
-def _message(con, batch: StagedBatch, name: str, column: str, sql: str, failing: int, total: int) -> str | None:
-    if not failing:
+def _result(name: str, expectation: str, severity: str, evr, kwargs: dict, description: str) -> CheckResult:
+    res = json_safe(evr.result or {})
+    return CheckResult(SUITE, name, expectation, severity, bool(evr.success), res.get("observed_value"),
+                       res.get("unexpected_count"), res.get("element_count"),
+                       {"kwargs": kwargs, "description": description, "result": res})
+
+
+def _message(con, batch: StagedBatch, result: CheckResult, total: int) -> str | None:
+    if result.success:
         return None
-    text = f"{failing} of {total} rows fail"
-    if column.endswith("_in_vocabulary"):
-        col = column.removesuffix("_in_vocabulary")
-        top = con.execute(f"SELECT coalesce({ident(col)}, '(missing)'), count(*) FROM {batch.checked} WHERE NOT "
-                          f"coalesce({sql}, false) GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 5").fetchall()
+    text = f"{result.unexpected_count} of {total} rows fail"
+    if result.check_name.endswith("_in_vocabulary"):
+        col = result.check_name.removesuffix("_in_vocabulary")
+        values = result.details["kwargs"]["value_set"]
+        top = con.execute(f"SELECT {ident(col)}, count(*) FROM {batch.checked} WHERE {ident(col)} NOT IN "
+                          f"({', '.join(map(literal, values))}) GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 5").fetchall()
         return text + "; not in the source's vocabulary: " + ", ".join(f"{v!r} ({n})" for v, n in top)
     example = con.execute(f"SELECT line, reason FROM {batch.rejects} WHERE starts_with(reason, ?) ORDER BY line "
-                          "LIMIT 1",
-                          [name.split("#")[0] + ":"]).fetchone()
-    return text + "; quarantined" + (f", e.g. line {example[0]}: {example[1]}" if example else "")
+                          "LIMIT 1", [result.check_name.split("#")[0] + ":"]).fetchone()
+    return text + "; quarantined" + (f", e.g. line {example[0]}: {example[1]}" if example else
+                                     " (all of them failed an earlier rule)")
 
 
 def _batch_numbers(con, batch: StagedBatch, run, null_min_filled: float, null_min_rows: int) -> dict:
@@ -95,41 +106,17 @@ def _batch_numbers(con, batch: StagedBatch, run, null_min_filled: float, null_mi
 
 def check_batch(
     con, batch: StagedBatch, run: IngestResult, *, max_reject_fraction: float, max_row_drop: float,
-    null_min_filled: float, null_min_rows: int, as_of: dt.date | None = None,
+    null_min_filled: float, null_min_rows: int, rows: RowVerdict, as_of: dt.date | None = None,
     vocabulary: dict[str, list[str]] | None = None, mapping_dirs: list[Path] | None = None,
 ) -> list[CheckResult]:
-    """Validate the staged batch (its checked rows and rejects) with GX and store the results (suite 'incidents').
+    """Store the row rules' results (`rows`), validate the batch with GX, store those (suite 'incidents').
 
     Raises IngestRefused when a critical check fails or GX could not evaluate a check. `as_of` must be the
-    load's as-of date (the row checks' date bound; default today, as in ingest_file).
+    load's as-of date (default today, as in ingest_file).
     """
     path = batch.path
     as_of = as_of or dt.date.today()
     vocabulary = source_vocabulary(run.source, mapping_dirs) if vocabulary is None else vocabulary
-    first = _row_flags(as_of, vocabulary)
-    row_ok = " AND ".join(col for _, col, _, _ in first if not col.endswith("_in_vocabulary"))
-    flags = [*first, DEDUP]
-    # The flags in ONE query (nested: the duplicate rule reads the row checks); the two guards read them:
-    # no row failing a check loads, no id loads twice.
-    con.execute(
-        f"CREATE OR REPLACE TEMP TABLE _flags AS SELECT {', '.join(col for _, col, _, _ in flags)}, ids_unique, "
-        "_rejected OR (_row_ok AND id_first_in_file) AS failing_rows_quarantined FROM (SELECT *, "
-        f"coalesce({DEDUP[2]}, false) AS {DEDUP[1]}, coalesce(_rejected OR count(*) FILTER (WHERE NOT _rejected) "
-        "OVER (PARTITION BY source_event_id) = 1, false) AS ids_unique FROM (SELECT *, "
-        f"{row_ok} AS _row_ok FROM (SELECT "
-        + ", ".join(f"coalesce({sql}, false) AS {col}" for _, col, sql, _ in first)
-        + f", _reason IS NOT NULL AS _rejected, source_event_id, source_updated_at, _rec FROM {batch.checked})))"
-    )
-    checks = [flag_check(name, col, sev, f"row check: passes when {sql}") for name, col, sql, sev in flags] + [
-        flag_check("failing_rows_quarantined", "failing_rows_quarantined",
-                   description="every row failing a row check is quarantined, none is loaded"),
-        flag_check("unique_ids_loaded", "ids_unique", description="no source_event_id is loaded twice"),
-    ]
-    cols = [c.kwargs["column"] for c in checks]
-    failing = con.execute("SELECT count(*), " + ", ".join(f"count(*) FILTER (WHERE NOT {c})" for c in cols)
-                          + " FROM _flags").fetchone()
-    expected = dict(zip([c.name for c in checks], failing[1:], strict=True))
-
     n = _batch_numbers(con, batch, run, null_min_filled, null_min_rows)
     prev = n["previous"]
     batch_frame = pd.DataFrame({"rejected_fraction": [n["rejected"]],
@@ -147,12 +134,9 @@ def check_batch(
               description=f"canonical columns empty in a batch of >= {null_min_rows} rows but filled in "
                           f">= {null_min_filled:.0%} of the source's current incidents"),
     ]
-    batch_expected = {"rejected_fraction": int(n["rejected"] > max_reject_fraction),
-                      "rows_vs_previous_export": int(n["ratio"] is not None and n["ratio"] < 1 - max_row_drop),
-                      "columns_suddenly_null": int(bool(n["empty"]))}
     try:
-        results = validate(SUITE, con.execute(f"SELECT {', '.join(cols)} FROM _flags").df(), checks, expected)
-        results += validate(SUITE, batch_frame, batch_level, batch_expected)
+        results = [*rows.results, *_gx_checks(con, batch, vocabulary)]
+        results += run_suite(SUITE, batch_frame, batch_level)
     except ValidationError as exc:
         raise IngestRefused(f"{path}: the incident checks could not be validated, nothing loaded: {exc}") from exc
 
@@ -165,21 +149,16 @@ def check_batch(
         "columns_suddenly_null": f"{path}: column(s) {', '.join(n['empty'])} empty in all {n['staged']} rows but "
         f"filled in >= {null_min_filled:.0%} of {run.source}'s {n['held']} current incidents: a changed export "
         f"format? Nothing loaded.",
-        "failing_rows_quarantined": f"{path}: rows failing row checks were not quarantined (checks.yml and the "
-        f"load disagree); nothing loaded.",
         "unique_ids_loaded": f"{path}: some source_event_id would be loaded twice; nothing loaded.",
     }
     label = f"{path.name} (ingest run {run.run_id})"
-    row_sql = {name: (col, sql) for name, col, sql, _ in flags}
     for r in results:
-        detail = None if r.success else refusals.get(r.check_name) or _message(
-            con, batch, r.check_name, *row_sql[r.check_name], r.unexpected_count, failing[0])
+        detail = None if r.success else refusals.get(r.check_name) or _message(con, batch, r, n["staged"])
         annotate(r, f"{label}: {detail}" if detail else label, source=run.source)
     refused = [refusals[r.check_name] for r in results if not r.success and r.severity == "critical"]
     if refused:
         raise IngestRefused(" Also: ".join(refused))
     store_run(con, as_of, results, kind="ingest")
-    con.execute("DROP TABLE IF EXISTS _flags")   # 1e6-row batches: give its memory back before the insert
     return results
 
 
@@ -195,7 +174,7 @@ def _reasons(con, batch: StagedBatch) -> str:
 def ingest_options(settings: Settings, source: str, **overrides) -> dict:
     """The keyword arguments of warehouse.load.ingest_file for `source`: these checks deciding, the
     settings' limits and the source's defaults, then `overrides` (as_of, force, defaults, ...)."""
-    return {"validate": check_batch, "defaults": settings.source_defaults(source),
+    return {"validate": check_batch, "judge": judge_rows, "defaults": settings.source_defaults(source),
             "mapping_dirs": settings.mapping_dirs, "max_reject_fraction": settings.max_reject_fraction,
             "batch_limits": settings.batch_limits, **overrides}
 

@@ -3,8 +3,9 @@
 One file = all of it or nothing: a committed 'staging' run row, one load transaction, then a publish step
 that marks it 'success' (warehouse/recovery.py completes or undoes what a crash interrupts).
 Superseded versions move to incident_history.
-The batch checks that may refuse a file are the validation layer's: the caller passes them in as
-`validate` (validation.ingest.check_batch), so this module never imports upward.
+The row rules and the batch checks are the validation layer's (Great Expectations): the caller passes them
+in as `judge` (validation.row_rules.judge_rows: marks the rows to quarantine in `_reason`) and `validate`
+(validation.ingest.check_batch: may refuse the file), so this module never imports upward.
 """
 
 from __future__ import annotations
@@ -81,8 +82,12 @@ class StagedBatch:
     source: str
 
 
-# validate(con, batch, run, as_of=..., **limits): raises IngestRefused to refuse the file whole.
+# validate(con, batch, run, as_of=..., rows=<the judge's verdict>, **limits): raises IngestRefused to refuse
+# the file whole.
 BatchValidator = Callable[..., Any]
+# judge(con, checked, path=..., as_of=..., numbered=...) -> (some row fails, verdict): fills `_reason` of the rows to
+# quarantine when the table is numbered (_rec set); raises to refuse the file.
+RowJudge = Callable[..., tuple[bool, Any]]
 
 
 def _now(con: duckdb.DuckDBPyConnection) -> dt.datetime:
@@ -95,6 +100,7 @@ def ingest_file(
     source: str,
     *,
     validate: BatchValidator,
+    judge: RowJudge,
     max_reject_fraction: float,
     as_of: dt.date | None = None,
     defaults: dict[str, Any] | None = None,
@@ -146,7 +152,7 @@ def ingest_file(
                 limits = {"max_reject_fraction": max_reject_fraction, "mapping_dirs": mapping_dirs,
                           **(batch_limits or {})}
                 _load_events(con, path, header, mapping, run, tag, started, as_of or dt.date.today(), defaults,
-                             validate, limits)
+                             (judge, validate), limits)
             run.status = "loaded"
             _finish_run(con, run)
             recovery.crash_point("loading")
@@ -201,24 +207,28 @@ def _drop_temp(con) -> None:
         con.execute(f"DROP TABLE IF EXISTS temp.{ident(name)}")
 
 
-def _load_events(con, path, header, mapping: Mapping, run, tag, now, as_of, defaults, validate: BatchValidator,
-                 limits: dict) -> None:
-    """Check the file in one light pass, quarantine, let `validate` judge the batch, then write."""
+def _load_events(con, path, header, mapping: Mapping, run, tag, now, as_of, defaults,
+                 checks: tuple[RowJudge, BatchValidator], limits: dict) -> None:
+    """Stage the file in one light pass, let `judge` mark failing rows, quarantine them, let `validate`
+    judge the batch, then write."""
+    judge, validate = checks
     seed_known_names(con)
     first_load = not con.execute("SELECT count(*) FROM incident_current WHERE source = ?",
                                  [mapping.name]).fetchone()[0]
     numbered = mapping.uses_record_order()
     checked = f"_checked_{tag}"
     malformed = _stage(con, checked, path, header, mapping, f"{tag}a", as_of, defaults, numbered, not first_load)
-    if not numbered and con.execute(f"SELECT count(*) FROM {checked} WHERE _reason IS NOT NULL").fetchone()[0]:
+    failing, verdict = judge(con, checked, path=path, as_of=as_of, numbered=numbered)
+    if failing and not numbered:
         # Rejected rows need their line numbers: read the file again, numbered (clean files never pay this).
         numbered = True
         malformed = _stage(con, checked, path, header, mapping, f"{tag}b", as_of, defaults, numbered, not first_load)
+        failing, verdict = judge(con, checked, path=path, as_of=as_of, numbered=numbered)
     rejects, bad_rows = row_checks.quarantine(con, checked, path, mapping.name, header, malformed, run, tag)
     batch = StagedBatch(checked=checked, rejects=rejects, path=Path(path), source=mapping.name)
     run.rows_read = con.execute(f"SELECT count(*) FROM {checked}").fetchone()[0] + bad_rows
     run.rejected = bad_rows + con.execute(f"SELECT count(*) FROM {checked} WHERE _reason IS NOT NULL").fetchone()[0]
-    validate(con, batch, run, as_of=as_of, **limits)
+    validate(con, batch, run, as_of=as_of, rows=verdict, **limits)
     upsert.classify(con, checked, run, now, first_load)
     if first_load and run.inserted:
         # A first load writes every good row: stream them from a second read instead of holding them.
@@ -270,7 +280,7 @@ def _stage(con, checked: str, path, header, mapping: Mapping, tag, as_of, defaul
     try:
         con.execute(
             f"CREATE OR REPLACE TEMP TABLE {checked} AS SELECT _rec, {light}, {texts}, country_iso3, incident_id, "
-            f"row_hash, {row_checks.reason_sql(as_of)} AS _reason{extra} FROM ({staged})"
+            f"row_hash, CAST(NULL AS VARCHAR) AS _reason{extra} FROM ({staged})"
         )
     except duckdb.InvalidInputException as exc:
         raise IngestRefused(f"{path}: cannot be read as CSV ({str(exc).splitlines()[0][:200]}; mixed line "
@@ -278,5 +288,4 @@ def _stage(con, checked: str, path, header, mapping: Mapping, tag, as_of, defaul
     finally:
         con.execute("RESET disabled_optimizers")
     row_checks.resolve_late_countries(con, checked)
-    row_checks.mark_repeated_ids(con, checked)
     return malformed

@@ -1,68 +1,25 @@
-"""Row-level checks (checks.yml) and the quarantine of the rows that fail them.
+"""Before and after the row rules (checks.yml, judged by validation.row_rules): late country names, and the
+quarantine of the rows they failed.
 
 Every function works on the staged table its caller names (`checked`, see load.StagedBatch).
 """
 
 from __future__ import annotations
 
-import datetime as dt
-from pathlib import Path
-
-import yaml
-
 from warehouse import readfile
 from warehouse.countries import resolve_new_names
-from warehouse.sources.mapping import ident, literal
-
-CHECKS = Path(__file__).with_name("checks.yml")
-COUNTRY_CHECK = "expect_column_values_to_be_in_set(country)"
-REPEATED_ID = ("'expect_column_values_to_be_unique(source_event_id): id ''' || source_event_id || ''' appears "
-               "again earlier in the file with a newer or equal revision; that one is kept'")
-
-
-def row_checks() -> list[dict[str, str]]:
-    """The checks of checks.yml in order; an entry with `columns: [a, b]` is one check per column, with
-    {column} in its SQL replaced by the column's name."""
-    checks = []
-    for entry in yaml.safe_load(CHECKS.read_text(encoding="utf-8"))["row_checks"]:
-        for column in entry.get("columns") or [entry["column"]]:
-            checks.append({"expectation": entry["expectation"], "column": column,
-                           **{k: entry[k].replace("{column}", column) for k in ("fails", "message")}})
-    return checks
-
-
-def reason_sql(as_of: dt.date) -> str:
-    whens = []
-    for check in row_checks():
-        fails = check["fails"].replace("{as_of}", as_of.isoformat())
-        message = check["message"].replace("{as_of}", as_of.isoformat())
-        label = literal(f"{check['expectation']}({check['column']}): ")
-        whens.append(f"WHEN coalesce({fails}, false) THEN {label} || coalesce({message}, '?')")
-    return "CASE " + " ".join(whens) + " END"
+from warehouse.sources.mapping import ident
 
 
 def resolve_late_countries(con, checked: str) -> int:
     """Names the ISO table lacks (word-order variants, aliases) are resolved once, after the pass."""
     added = resolve_new_names(con, f"SELECT country FROM {checked} WHERE country_iso3 IS NULL")
     if added:
-        # The country check is the last row check, so a row failing it passed all the others.
+        # Before the row rules run: the country rule then finds these names in the known set.
         con.execute(
-            f"UPDATE {checked} SET country_iso3 = cn.iso3, _reason = CASE WHEN starts_with(_reason, "
-            f"{literal(COUNTRY_CHECK)}) THEN NULL ELSE _reason END FROM country_names cn "
+            f"UPDATE {checked} SET country_iso3 = cn.iso3 FROM country_names cn "
             f"WHERE {checked}.country = cn.name AND {checked}.country_iso3 IS NULL AND cn.iso3 IS NOT NULL")
     return added
-
-
-def mark_repeated_ids(con, checked: str) -> int:
-    """An id twice in one file: the latest revision (then the first line) loads, the others are rejected."""
-    repeated = con.execute(f"SELECT count(*) FROM (SELECT source_event_id FROM {checked} WHERE _reason IS NULL "
-                           "GROUP BY 1 HAVING count(*) > 1)").fetchone()[0]
-    if repeated:
-        con.execute(
-            f"UPDATE {checked} SET _reason = {REPEATED_ID} WHERE rowid IN (SELECT r FROM (SELECT rowid AS r, "
-            "row_number() OVER (PARTITION BY source_event_id ORDER BY source_updated_at DESC NULLS LAST, _rec, "
-            f"row_hash) AS n FROM {checked} WHERE _reason IS NULL) WHERE n > 1)")
-    return repeated
 
 
 def quarantine(con, checked: str, path, source, header, malformed, run, tag) -> tuple[str, int]:

@@ -12,7 +12,7 @@ from tests.conftest import acled_row, write_csv
 from validation.ingest import ingest_file
 
 AS_OF = dt.date(2025, 12, 31)
-TS_FORMAT = "expect_column_values_to_match_strftime_format(source_updated_at): unparseable revision time"
+TS_FORMAT = "unexpected_rows_expectation(source_updated_at): unparseable revision time"
 BETWEEN = "expect_column_values_to_be_between"
 
 CASES = [
@@ -27,10 +27,10 @@ CASES = [
     ({"notes": "before\x00after"}, "expect_column_values_to_be_null(_nul_columns): NUL byte in notes"),
     ({"actor2": "x\x00"}, "NUL byte in actor2"),
     ({"fatalities": "99999999999"}, BETWEEN + "(fatalities): fatalities 99999999999 out of range"),
-    ({"fatalities": "2.5"}, "_in_type_list(fatalities): fatalities 2.5 is not a whole number"),
+    ({"fatalities": "2.5"}, "_match_regex(fatalities): fatalities 2.5 is not a whole number"),
     ({"fatalities": "-3"}, BETWEEN + "(fatalities): negative fatalities -3"),
     ({"geo_precision": "99999999999"}, BETWEEN + "(geo_precision): geo_precision 99999999999 out of range"),
-    ({"geo_precision": "abc"}, "_of_type(geo_precision): geo_precision 'abc' is not a number"),
+    ({"geo_precision": "abc"}, "_match_regex(geo_precision): geo_precision 'abc' is not a number"),
     ({"time_precision": "1.5"}, "(date_precision): date_precision 1.5 is not a whole number"),
 ]
 

@@ -98,7 +98,7 @@ def test_gx_evaluation_errors_raise_instead_of_reporting(check, match):
 def test_exception_info_shapes():
     from great_expectations.validator.exception_info import ExceptionInfo
 
-    messages = gx_engine._exception_messages
+    messages = gx_engine.exception_messages
     assert messages(None) == [] and messages({}) == []
     assert messages({"raised_exception": False, "exception_message": None, "exception_traceback": None}) == []
     assert messages(ExceptionInfo(exception_traceback="tb", exception_message="boom")) == ["boom"]
@@ -135,7 +135,7 @@ def test_repeated_runs_do_not_clash_or_accumulate():
     checks = [Check("c", "expect_column_values_to_not_be_null", {"column": "x"})]
     for values, expected in [([1, 2], True), ([1, None], False), ([3], True)]:
         assert run_suite("same", pd.DataFrame({"x": values}), checks)[0].success is expected
-    ctx = gx_engine._shared_context()
+    ctx = gx_engine.shared_context()
     assert (list(ctx.data_sources.all()), ctx.suites.all(), ctx.validation_definitions.all()) == ([], [], [])
     assert ctx.validation_results_store.list_keys() == []
 

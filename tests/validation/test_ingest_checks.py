@@ -1,16 +1,17 @@
-"""Incident batch checks at ingest: GX on DuckDB flags, results stored, critical failures refuse the file."""
+"""Ingest checks: GX expectations on the staged columns decide what is quarantined; results stored; critical
+failures and GX evaluation errors refuse the file."""
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 
 import pytest
 
 from tests.conftest import SAMPLE, acled_row, write_csv
-from validation import gx_engine
 from validation import ingest as batch_checks
+from validation import row_rules
 from validation.ingest import IngestRefused, ingest_file, source_vocabulary
+from warehouse.canonical import CHECKED_TEXT, COLUMNS, NUL_COLUMNS
 
 AS_OF = dt.date(2025, 12, 31)
 
@@ -49,7 +50,7 @@ def test_bundled_samples_pass_every_check_and_results_are_stored(con, monkeypatc
     assert {r.check_name for r in returned} == set(results)
     assert "event_type_in_vocabulary" in results and "expect_column_values_to_be_between(latitude)" in results
     assert {"rejected_fraction", "rows_vs_previous_export", "columns_suddenly_null", "unique_ids_loaded",
-            "failing_rows_quarantined"} <= set(results)
+            "expect_column_pair_values_a_to_be_greater_than_b(date_end)"} <= set(results)
     assert all(ok for ok, *_ in results.values()), results
     assert all(indicator is None and message.startswith(f"{path.name} (ingest run {run.run_id})")
                for _, _, _, indicator, message in results.values())
@@ -60,9 +61,10 @@ def test_bundled_samples_pass_every_check_and_results_are_stored(con, monkeypatc
 
 @pytest.mark.parametrize(("override", "check"), [
     ({"latitude": "99.5"}, "expect_column_values_to_be_between(latitude)"),
-    ({"longitude": "east"}, "expect_column_values_to_be_of_type(longitude)"),
+    ({"longitude": "east"}, "expect_column_values_to_match_regex(longitude)"),
     ({"event_date": "2999-01-01"}, "expect_column_values_to_be_between(event_date)"),
-    ({"event_date": "sometime"}, "expect_column_values_to_match_strftime_format(event_date)"),
+    ({"event_date": "sometime"}, "expect_column_values_to_not_be_null(event_date)"),
+    ({"fatalities": "2.5"}, "expect_column_values_to_match_regex(fatalities)#13"),
     ({"fatalities": "-2"}, "expect_column_values_to_be_between(fatalities)"),
     ({"country": "Atlantis"}, "expect_column_values_to_be_in_set(country)"),
     ({"event_id_cnty": ""}, "expect_column_values_to_not_be_null(source_event_id)"),
@@ -74,10 +76,24 @@ def test_each_row_check_fails_on_a_bad_row_which_is_quarantined(con, tmp_path, o
     assert (run.inserted, run.rejected) == (5, 1)
     results = stored(con)
     ok, severity, unexpected, _, message = results[check]
-    assert (ok, severity, unexpected) == (False, "warning", 1)
+    # GX's unexpected rows: both copies of a repeated id; the newest copy loads.
+    assert (ok, severity, unexpected) == (False, "warning", 2 if "unique" in check else 1)
     reason = con.execute("SELECT reason FROM rejected_incidents").fetchone()[0]
-    assert reason.startswith(check + ":") and f"line 7: {reason}" in message
+    assert reason.startswith(check.split("#")[0] + ":") and f"line 7: {reason}" in message
     assert all(r[0] for name, r in results.items() if name != check)
+
+
+def test_end_dates_unparseable_or_before_the_start_are_quarantined(con, tmp_path):
+    f = tmp_path / "n.csv"
+    f.write_text("source_event_id,event_date,date_end,country\nN1,2024-03-01,2024-03-05,Pakistan\n"
+                 "N2,2024-03-01,2024-02-20,Pakistan\nN3,2024-03-01,next week,Pakistan\nN4,2024-03-01,,Pakistan\n"
+                 + "".join(f"M{i},2024-03-01,,Pakistan\n" for i in range(8)))
+    run = ingest_file(con, f, "native", as_of=AS_OF)
+    assert (run.inserted, run.rejected) == (10, 2)
+    assert con.execute("SELECT line, reason FROM rejected_incidents ORDER BY line").fetchall() == [
+        (3, "expect_column_pair_values_a_to_be_greater_than_b(date_end): end date 2024-02-20 before start date "
+            "2024-03-01"),
+        (4, "unexpected_rows_expectation(date_end): unparseable end date 'next week'")]
 
 
 def test_an_invalid_newest_revision_leaves_the_valid_older_one_to_load(con, tmp_path):
@@ -86,7 +102,11 @@ def test_an_invalid_newest_revision_leaves_the_valid_older_one_to_load(con, tmp_
     assert (run.inserted, run.rejected) == (5, 1)
     results = stored(con)
     assert results["expect_column_values_to_be_between(latitude)"][:3] == (False, "warning", 1)
-    assert results["expect_column_values_to_be_unique(source_event_id)"][0] is True
+    # GX sees the id twice; the invalid copy is quarantined for its latitude and the other loads.
+    assert results["expect_column_values_to_be_unique(source_event_id)"][:3] == (False, "warning", 2)
+    assert results["unique_ids_loaded"][0] is True
+    assert con.execute("SELECT reason LIKE 'expect_column_values_to_be_between(latitude)%' "
+                       "FROM rejected_incidents").fetchall() == [(True,)]
 
 
 def test_event_type_outside_the_source_vocabulary_is_a_warning_and_loads(con, tmp_path):
@@ -94,8 +114,8 @@ def test_event_type_outside_the_source_vocabulary_is_a_warning_and_loads(con, tm
     run = ingest_file(con, write_csv(tmp_path / "a.csv", batch), "acled", as_of=AS_OF)
     assert (run.inserted, run.rejected) == (6, 0)
     ok, severity, unexpected, _, message = stored(con)["event_type_in_vocabulary"]
-    assert (ok, severity, unexpected) == (False, "warning", 3)
-    assert "'Bombing' (2), '(missing)' (1)" in message
+    assert (ok, severity, unexpected) == (False, "warning", 2)   # GX: a missing value is not outside the set
+    assert "'Bombing' (2)" in message
     assert con.execute("SELECT check_name FROM validation_results WHERE NOT success").fetchall() == [
         ("event_type_in_vocabulary",)]
     assert con.execute("SELECT count(*) FROM failed_checks").fetchone() == (0,)   # ingest warnings never gate
@@ -146,45 +166,40 @@ def test_a_reexport_with_less_than_half_the_rows_is_refused(con, tmp_path):
 
 
 def test_gx_evaluation_error_refuses_the_load(con, tmp_path, monkeypatch):
-    real = gx_engine.run_suite
+    real = row_rules.row_rules
 
-    def broken(suite, df, checks, **kwargs):  # a check pointing at a column that is not there
-        checks = [dataclasses.replace(checks[0], kwargs={**checks[0].kwargs, "column": "no_such_flag"}), *checks[1:]]
-        return real(suite, df, checks, **kwargs)
+    def broken():  # a rule pointing at a column that is not there
+        return [*real(), row_rules.RowRule("expect_column_values_to_not_be_null", {"column": "no_such_column"}, "'?'")]
 
-    monkeypatch.setattr(gx_engine, "run_suite", broken)
-    with pytest.raises(IngestRefused, match=r"could not be validated, nothing loaded: .*GX could not evaluate"):
+    monkeypatch.setattr(row_rules, "row_rules", broken)
+    with pytest.raises(IngestRefused, match=r"row rules could not be evaluated, nothing loaded: .*no_such_column"):
         ingest_file(con, write_csv(tmp_path / "a.csv", rows(5)), "acled", as_of=AS_OF)
     assert all(not v for v in state(con).values())
     assert con.execute("SELECT status FROM ingest_runs").fetchall() == [("refused",)]
 
 
-def test_gx_counting_other_than_sql_refuses_the_load(con, tmp_path, monkeypatch):
-    real = gx_engine.run_suite
+def test_the_quarantined_rows_are_exactly_gx_unexpected_rows(con, tmp_path, monkeypatch):
+    # A stricter rule exists only as a GX expectation; nothing else knows it, so the quarantine is GX's verdict.
+    real = row_rules.row_rules
+    strict = row_rules.RowRule("expect_column_values_to_be_between", {"column": "fatalities", "max_value": 2},
+                               "'fatalities ' || _fatalities_text || ' over 2'")
+    monkeypatch.setattr(row_rules, "row_rules", lambda: [*real(), strict])
+    batch = rows(8, fatalities="1") + rows(2, "BIG", fatalities="3")
+    run = ingest_file(con, write_csv(tmp_path / "a.csv", batch), "acled", as_of=AS_OF)
+    assert (run.inserted, run.rejected) == (8, 2)
+    assert con.execute("SELECT line, reason FROM rejected_incidents ORDER BY line").fetchall() == [
+        (10, "expect_column_values_to_be_between(fatalities): fatalities 3 over 2"),
+        (11, "expect_column_values_to_be_between(fatalities): fatalities 3 over 2")]
+    assert stored(con)["expect_column_values_to_be_between(fatalities)#31"][:3] == (False, "warning", 2)
 
-    def miscounting(suite, df, checks, **kwargs):
-        results = real(suite, df, checks, **kwargs)
-        return [dataclasses.replace(results[0], unexpected_count=0, success=True), *results[1:]]
 
-    monkeypatch.setattr(gx_engine, "run_suite", miscounting)
-    batch = rows(5) + [acled_row(event_id_cnty="", latitude="24.9")]  # fails the first row check
-    with pytest.raises(IngestRefused, match=r"GX and SQL disagree: expect_column_values_to_not_be_null"
-                                            r"\(source_event_id\): GX 0 unexpected \(success=True\), SQL 1"):
-        ingest_file(con, write_csv(tmp_path / "a.csv", batch), "acled", as_of=AS_OF)
-    assert all(not v for v in state(con).values())
-
-
-def test_a_row_failing_a_check_but_not_quarantined_refuses_the_load(con, tmp_path, monkeypatch):
-    # Simulates checks.yml and the load drifting apart: the GX flags are stricter than the quarantine.
-    real = batch_checks._row_flags
-
-    def stricter(as_of, vocabulary):
-        flags = real(as_of, vocabulary)
-        return [(n, c, "fatalities < 3" if c == "row_check_10" else sql, s) for n, c, sql, s in flags]
-
-    monkeypatch.setattr(batch_checks, "_row_flags", stricter)
-    with pytest.raises(IngestRefused, match="rows failing row checks were not quarantined"):
-        ingest_file(con, write_csv(tmp_path / "a.csv", rows(5)), "acled", as_of=AS_OF)
+def test_no_rule_reads_a_precomputed_flag_column():
+    # _nul_columns names the source columns holding a NUL byte (text, NULL when none): GX expects it empty.
+    staged = set(COLUMNS) | {f"_{c}_text" for c in CHECKED_TEXT} | {"country_iso3", NUL_COLUMNS}
+    for rule in row_rules.row_rules():
+        columns = {v for k, v in rule.kwargs.items() if k in ("column", "column_A", "column_B")}
+        assert columns <= staged, rule
+        assert all(isinstance(v, (str, int, float, bool, list)) for v in rule.kwargs.values())
 
 
 def test_thresholds_are_parameters(con, tmp_path, monkeypatch):
