@@ -1,20 +1,45 @@
-"""Great Expectations Data Docs of riskwatch's validation results (one static HTML site)."""
+"""Great Expectations Data Docs of riskwatch's validation results: one static HTML site that opens offline,
+its runs labelled by kind and as-of date, the last `keep_runs` runs kept ([validation] docs_keep_runs)."""
 
 from __future__ import annotations
 
 import datetime as dt
+import shutil
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from validation.docs_offline import make_offline
 from validation.gx_engine import GX_LOCK, Check, CheckResult, build_suite, import_gx, new_context
 
+RESULTS = "results"   # the site's validation results (JSON), which its index lists
 
-def build_data_docs(results_by_suite: Mapping[str, Sequence[CheckResult]], out_dir: str | Path) -> Path:
-    """Render GX Data Docs of run_suite results into ``out_dir``; return its index.html.
 
-    A fresh in-memory context is loaded with suites and validation results rebuilt from the
-    CheckResults, so the site lists exactly these suites and nothing lands outside ``out_dir``.
+def prune_runs(out: Path, keep: int) -> list[str]:
+    """Delete the pages and results of all but the newest `keep` runs (<suite>/<run name>/<run time>/ under
+    validations/ and results/); the run labels deleted."""
+    runs: dict[tuple[str, str], list[Path]] = {}
+    for page_dir in [*(out / "validations").glob("*/*/*"), *(out / RESULTS).glob("*/*/*")]:
+        if page_dir.is_dir():
+            runs.setdefault((page_dir.name, page_dir.parent.name), []).append(page_dir)   # (run time, run name)
+    gone = sorted(runs)[:max(len(runs) - keep, 0)]
+    for key in gone:
+        for page_dir in runs[key]:
+            shutil.rmtree(page_dir)
+            if not any(page_dir.parent.iterdir()):
+                page_dir.parent.rmdir()
+    return [f"{name} {time}" for time, name in gone]
+
+
+def build_data_docs(results_by_suite: Mapping[str, Sequence[CheckResult]], out_dir: str | Path, *,
+                    kind: str = "validate", as_of: dt.date | None = None, keep_runs: int = 10) -> Path:
+    """Render GX Data Docs of the results into the site ``out_dir``; return its index.html.
+
+    The run is labelled "<kind>-<as_of>" in the site's index; older runs beyond `keep_runs` are deleted
+    first. A fresh in-memory context is loaded with suites and validation results rebuilt from the
+    CheckResults, so nothing lands outside ``out_dir``. The pages are then made to open offline.
     """
+    if keep_runs < 1:
+        raise ValueError(f"keep_runs must be >= 1, not {keep_runs}")
     gx = import_gx()
     from great_expectations.core import ExpectationSuiteValidationResult, ExpectationValidationResult
     from great_expectations.core.run_identifier import RunIdentifier
@@ -24,19 +49,21 @@ def build_data_docs(results_by_suite: Mapping[str, Sequence[CheckResult]], out_d
     from great_expectations.validator.validation_statistics import calc_validation_statistics
 
     out, pages = Path(out_dir).resolve(), {}
+    prune_runs(out, keep_runs - 1)   # the index is built from the pages on disk: prune before building
     with GX_LOCK:
         try:  # get_context() below repoints GX's process-wide "current" context; put it back after
             previous = project_manager.get_current_project()
         except DataContextRequiredError:
             previous = None
-        ctx = new_context()
+        ctx = new_context(str(out / RESULTS))
         try:
             ctx.add_data_docs_site("riskwatch", {
                 "class_name": "SiteBuilder",
                 "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(out)},
                 "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
             })
-            run_id = RunIdentifier(run_name="riskwatch", run_time=dt.datetime.now(dt.UTC))
+            run_id = RunIdentifier(run_name=f"{kind}-{(as_of or dt.date.today()).isoformat()}",
+                                   run_time=dt.datetime.now(dt.UTC))
             for name, results in results_by_suite.items():
                 suite = ctx.suites.add(build_suite(name, [Check(
                     r.check_name, r.expectation, r.details.get("kwargs", {}), r.severity,
@@ -60,4 +87,5 @@ def build_data_docs(results_by_suite: Mapping[str, Sequence[CheckResult]], out_d
     missing = [s for s, page in pages.items() if page not in html or not (out / page).is_file()]
     if not html or missing:
         raise RuntimeError(f"data docs in {out} lack suites {missing or list(results_by_suite)}")
+    make_offline(out)
     return index

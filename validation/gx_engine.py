@@ -85,13 +85,19 @@ def import_gx():
     return gx
 
 
-def new_context():
+def new_context(results_dir: str | None = None):
+    """An ephemeral GX context; with `results_dir`, validation results persist there as JSON (Data Docs
+    index every run found there)."""
     gx = import_gx()
     from great_expectations.data_context.types import base
 
     # init_temp_docs_sites=False: otherwise every ephemeral context claims a docs site in a new tempdir.
+    stores = base.InMemoryStoreBackendDefaults(init_temp_docs_sites=False)
+    if results_dir:
+        stores.stores[stores.validation_results_store_name]["store_backend"] = {
+            "class_name": "TupleFilesystemStoreBackend", "base_directory": results_dir}
     return gx.get_context(mode="ephemeral", project_config=base.DataContextConfig(
-        store_backend_defaults=base.InMemoryStoreBackendDefaults(init_temp_docs_sites=False),
+        store_backend_defaults=stores,
         analytics_enabled=False,
         progress_bars=base.ProgressBarsConfig(globally=False, metric_calculations=False),
     ))

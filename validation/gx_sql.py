@@ -84,11 +84,14 @@ def execution_engine(con: duckdb.DuckDBPyConnection):
 
 
 def validate_table(con: duckdb.DuckDBPyConnection, table: str, expectations: Sequence[Any], *,
-                   schema: str = "temp", index_columns: Sequence[str] = (), result_format: str = "BASIC") -> list:
+                   schema: str = "temp", index_columns: Sequence[str] = (), all_rows: int | None = None,
+                   result_format: str = "BASIC") -> list:
     """Run GX expectations on `schema.table` over `con`; their ExpectationValidationResults, in order.
 
-    With `index_columns`, map expectations return every failing row's values of those columns in
-    `unexpected_index_list` (COMPLETE format). Raises ValidationError when GX could not evaluate one.
+    With `index_columns`, map expectations return failing rows' values of those columns in
+    `unexpected_index_list` (COMPLETE format): GX fetches at most `partial_unexpected_count` of them, so
+    pass `all_rows` (the table's row count) when every one is needed. Raises ValidationError when GX
+    could not evaluate one.
     """
     from great_expectations.core.batch import Batch, LegacyBatchDefinition
     from great_expectations.core.id_dict import IDDict
@@ -106,6 +109,8 @@ def validate_table(con: duckdb.DuckDBPyConnection, table: str, expectations: Seq
     if index_columns:
         fmt.update(result_format="COMPLETE", unexpected_index_column_names=list(index_columns),
                    return_unexpected_index_query=False)
+    if all_rows is not None:
+        fmt["partial_unexpected_count"] = max(all_rows, 1)
     try:
         results = validator.graph_validate(configurations=[e.configuration for e in expectations],
                                            runtime_configuration={"result_format": fmt})

@@ -116,8 +116,8 @@ def judge_rows(con, checked: str, *, path: Path, as_of: dt.date, numbered: bool)
     """
     rules, known = row_rules(), _known_countries(con)
     try:
-        results = validate_table(con, checked, expectations(as_of, known, rules),
-                                 index_columns=["_rec"] if numbered else ())
+        results = validate_table(con, checked, expectations(as_of, known, rules), index_columns=["_rec"] if numbered
+                                 else (), all_rows=con.execute(f"SELECT count(*) FROM {checked}").fetchone()[0])
     except ValidationError as exc:
         raise IngestRefused(f"{path}: the row rules could not be evaluated, nothing loaded: {exc}") from exc
     verdict = RowVerdict()
@@ -132,7 +132,7 @@ def judge_rows(con, checked: str, *, path: Path, as_of: dt.date, numbered: bool)
                         evr.result.get("unexpected_count", evr.result.get("observed_value")), path)
         verdict.failing |= failed
         # The row lists stay out of the stored result: the quarantine holds those rows.
-        res = json_safe({k: v for k, v in (evr.result or {}).items()
+        res = json_safe({k: v[:20] if k.startswith("partial_unexpected") else v for k, v in (evr.result or {}).items()
                          if k not in ("unexpected_index_list", "unexpected_list", "details")})
         count = res.get("unexpected_count", res.get("observed_value"))
         verdict.results.append(CheckResult(
