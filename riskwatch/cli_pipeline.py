@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
-from pathlib import Path
 import os
 import shlex
 import shutil
 import signal
 import sys
+from pathlib import Path
 
 import click
 
