@@ -7,8 +7,10 @@ from dataclasses import dataclass
 
 import duckdb
 
-from indicators import asof, links, tags
+from indicators import asof, links, precision, tags
+from indicators.coverage import apply_coverage, sources_sql
 from indicators.definitions import GRAINS, Definition, definitions_hash, load_definitions
+from warehouse.coverage import refresh_coverage
 from warehouse.db import records, transaction
 from warehouse.places import places_hash, refresh_places
 
@@ -58,6 +60,10 @@ def compute_indicators(
             floor = con.execute("SELECT CAST(date_trunc('quarter', min(day) - 7) AS DATE) FROM _touched_days "
                                 "WHERE day <= ?", [as_of]).fetchone()[0] or as_of
         asof.prepare(con, as_of, watched, floor=floor, history=history)
+        refresh_coverage(con)
+        # The coarse-dated records (coarser than a week): the only ones a grain can leave out.
+        con.execute("CREATE OR REPLACE TEMP TABLE _coarse AS SELECT incident_id, date_precision FROM events "
+                    f"WHERE date_precision > {min(precision.COARSEST.values())}")
         for d in defs.values():
             if d.kind == "events":
                 agg = _event_facts(con, d, as_of)
@@ -65,7 +71,8 @@ def compute_indicators(
                     _refresh_events(con, d, agg, grain, as_of, mode, result)
             if d.kind == "derived":
                 _refresh_derived(con, d, as_of, result)
-        con.execute("DROP TABLE IF EXISTS temp._facts; DROP TABLE IF EXISTS temp._new")
+        con.execute("DROP TABLE IF EXISTS temp._facts; DROP TABLE IF EXISTS temp._new; "
+                    "DROP TABLE IF EXISTS temp._coarse")
         if mode == "incremental" and not result.periods_recomputed and state[1] == as_of:
             result.mode = "unchanged"
         con.execute(
@@ -93,17 +100,24 @@ def _period_sql(grain: str, col: str = "event_date") -> str:
 
 def _event_facts(con, d: Definition, as_of: dt.date) -> str:
     """Temp table _facts: definition `d`'s values up to as_of, one row per real event and series (any grain),
-    and the aggregate that turns them into a period's value."""
+    with the date precision of the record that represents the event, and the aggregate that turns them
+    into a period's value."""
     # Each real event counts once per series, however many sources (or rows of the definition) report it.
-    facts = (f"SELECT series, event_key, event_date, max(value) AS value FROM ({d.sql}) q "
-             f"WHERE series IS NOT NULL AND event_date <= DATE '{as_of.isoformat()}' "
-             f"GROUP BY series, event_key, event_date")
+    # With `sources:` narrowed, an event counts when one of its records comes from a contributing source.
+    narrowed = f"AND q.event_key IN (SELECT event_key FROM events WHERE {sources_sql(d)})" if d.sources else ""
+    facts = (f"SELECT q.series, q.event_key, q.event_date, max(q.value) AS value, "
+             f"any_value(c.date_precision) AS date_precision FROM ({d.sql}) q "
+             f"LEFT JOIN _coarse c ON c.incident_id = q.event_key "
+             f"WHERE q.series IS NOT NULL AND q.event_date <= DATE '{as_of.isoformat()}' {narrowed} "
+             f"GROUP BY q.series, q.event_key, q.event_date")
     if d.counts == "episodes":
-        # The events of one episode (GTD rows of one attack) are one fact, dated by its first event.
-        facts = (f"SELECT f.series, min(f.event_date) AS event_date, sum(f.value) AS value FROM ({facts}) f "
+        # The events of one episode (GTD rows of one attack) are one fact, dated (and as precise) as its first.
+        facts = (f"SELECT f.series, min(f.event_date) AS event_date, sum(f.value) AS value, "
+                 f"arg_min(coalesce(f.date_precision, 1), f.event_date) AS date_precision FROM ({facts}) f "
                  f"JOIN (SELECT DISTINCT event_key, episode_key FROM events) k USING (event_key) "
                  f"GROUP BY f.series, k.episode_key")
-    con.execute(f"CREATE OR REPLACE TEMP TABLE _facts AS SELECT series, event_date, value FROM ({facts})")
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _facts AS SELECT series, event_date, value, date_precision "
+                f"FROM ({facts})")
     return "count(*)" if d.aggregate == "count" else "sum(value)"
 
 
@@ -118,13 +132,14 @@ def _refresh_events(con, d: Definition, agg: str, grain: str, as_of: dt.date, mo
         scope = "AND period_start IN (SELECT p FROM _periods)"
         periods = con.execute("SELECT count(*) FROM _periods").fetchone()[0]
         if not periods:
-            _zero_fill(con, d.name, grain, step, as_of)
+            _zero_fill(con, d, grain, step, as_of)
             return
         result.periods_recomputed += periods
     con.execute(
         f"CREATE OR REPLACE TEMP TABLE _new AS SELECT * FROM (SELECT series, {_period_sql(grain)} AS period_start, "
-        f"CAST({agg} AS DOUBLE) AS value FROM _facts GROUP BY ALL) WHERE true {scope}"
+        f"CAST({agg} AS DOUBLE) AS value FROM _facts WHERE {precision.fits_sql(grain)} GROUP BY ALL) WHERE true {scope}"
     )
+    _record_precision_gaps(con, d.name, agg, grain, scope)
     old = f"FROM indicator_value_rows WHERE indicator = $ind AND grain = $grain {scope}"
     if mode == "incremental":
         result.past_values_changed += con.execute(
@@ -142,11 +157,26 @@ def _refresh_events(con, d: Definition, agg: str, grain: str, as_of: dt.date, mo
         key,
     )
     result.values_written += con.execute("SELECT count(*) FROM _new").fetchone()[0]
-    _zero_fill(con, d.name, grain, step, as_of)
+    _zero_fill(con, d, grain, step, as_of)
 
 
-def _zero_fill(con, name: str, grain: str, step: str, as_of: dt.date) -> None:
-    """Every period from each series' first to the one holding as_of; flags and as_of brought current."""
+def _record_precision_gaps(con, name: str, agg: str, grain: str, scope: str) -> None:
+    """indicator_precision_gaps for the periods in scope: the events too coarsely dated for `grain`."""
+    con.execute(f"DELETE FROM indicator_precision_gaps WHERE indicator = $ind AND grain = $grain {scope}",
+                {"ind": name, "grain": grain})
+    con.execute(
+        f"INSERT INTO indicator_precision_gaps SELECT * FROM (SELECT $ind, $grain, "
+        f"{_period_sql(grain)} AS period_start, "
+        f"{precision.reason_sql()}, count(*), CAST({agg} AS DOUBLE) FROM _facts "
+        f"WHERE NOT {precision.fits_sql(grain)} GROUP BY ALL) WHERE true {scope}",
+        {"ind": name, "grain": grain},
+    )
+
+
+def _zero_fill(con, d: Definition, grain: str, step: str, as_of: dt.date) -> None:
+    """Every period from each series' first to the one holding as_of; flags (covered included) and as_of
+    brought current."""
+    name = d.name
     key = {"ind": name, "grain": grain, "asof": as_of}
     con.execute("DELETE FROM indicator_value_rows WHERE indicator = $ind AND grain = $grain AND period_start > $asof",
                 key)
@@ -166,14 +196,19 @@ def _zero_fill(con, name: str, grain: str, step: str, as_of: dt.date) -> None:
         f"<= $asof + 1))",
         key,
     )
+    apply_coverage(con, d, grain, as_of)
 
 
 def _refresh_derived(con, d: Definition, as_of: dt.date, result: ComputeResult) -> None:
     con.execute("DELETE FROM indicator_value_rows WHERE indicator = ?", [d.name])
     steps = " ".join(f"WHEN '{g}' THEN {s}" for g, s in GRAINS.items())
+    # A derived SQL may return `covered` (else a NULL value means uncovered); an uncovered value is NULL.
+    cols = [c[0] for c in con.execute(f"SELECT * FROM ({d.sql}) q LIMIT 0").description]
+    covered = "coalesce(covered, true)" if "covered" in cols else "value IS NOT NULL"
     con.execute(
         f"INSERT INTO indicator_value_rows SELECT $ind, series, grain, period_start, "
-        f"CAST(period_start + (CASE grain {steps} END) - INTERVAL 1 DAY AS DATE), coalesce(value, 0), "
+        f"CAST(period_start + (CASE grain {steps} END) - INTERVAL 1 DAY AS DATE), "
+        f"CASE WHEN {covered} THEN coalesce(value, 0) END, "
         f"period_start + (CASE grain {steps} END) <= $asof + 1, CAST(current_timestamp AS TIMESTAMP), $asof "
         f"FROM ({d.sql}) q WHERE period_start <= $asof",
         {"ind": d.name, "asof": as_of},
@@ -200,7 +235,8 @@ def incidents_behind(
         f"JOIN {known.events} r USING (incident_id) WHERE r.event_key = e.incident_id) AS why "
         f"FROM (SELECT DISTINCT event_key FROM ({definition.sql}) q WHERE series = $series "
         f"AND {_period_sql(grain)} = $period AND event_date <= $asof) k "
-        f"JOIN {known.events} e ON e.incident_id = k.event_key ORDER BY e.event_date, e.incident_id",
+        f"JOIN {known.events} e ON e.incident_id = k.event_key "
+        f"WHERE {precision.fits_sql(grain, 'e.date_precision')} ORDER BY e.event_date, e.incident_id",
         {"series": series, "period": period_start, "asof": as_of},
     )
     return records(cur)

@@ -33,6 +33,9 @@ class Definition:
     alerts: list[dict[str, Any]] = field(default_factory=list)
     route: list[str] = field(default_factory=list)
     runbook: str = ""          # what an analyst should do when it alerts (the alert email's "what to do" line)
+    # Which sources contribute (are counted and decide coverage): {"only": [...]} or {"exclude": [...]};
+    # empty = every source (README "Coverage").
+    sources: dict[str, list[str]] = field(default_factory=dict)
     path: Path | None = None
 
 
@@ -62,15 +65,26 @@ def load_definitions(folder: Path | None = None) -> dict[str, Definition]:
             grains=grains, kind=kind, aggregate=aggregate, counts=counts, unit=spec.get("unit", "incidents"),
             description=spec.get("description", ""), series=spec.get("series", ""),
             checks=spec.get("checks") or {}, alerts=spec.get("alerts") or [], route=spec.get("route") or [],
-            runbook=" ".join(str(spec.get("runbook") or "").split()), path=yml,
+            runbook=" ".join(str(spec.get("runbook") or "").split()), sources=_sources(spec.get("sources"), yml),
+            path=yml,
         )
     return dict(sorted(found.items(), key=lambda kv: (kv[1].kind == "derived", kv[0])))
+
+
+def _sources(spec: Any, yml: Path) -> dict[str, list[str]]:
+    if spec is None:
+        return {}
+    if not (isinstance(spec, dict) and len(spec) == 1 and set(spec) <= {"only", "exclude"}
+            and isinstance(next(iter(spec.values())), list) and next(iter(spec.values()))):
+        raise DefinitionError(f"{yml}: sources must be {{only: [source, ...]}} or {{exclude: [source, ...]}}")
+    return {k: [str(s) for s in v] for k, v in spec.items()}
 
 
 def definitions_hash(defs: dict[str, Definition], *extra: str) -> str:
     digest = hashlib.sha256()
     for d in defs.values():
-        digest.update(d.name.encode() + d.sql.encode() + repr((d.grains, d.kind, d.aggregate, d.counts)).encode())
+        digest.update(d.name.encode() + d.sql.encode()
+                      + repr((d.grains, d.kind, d.aggregate, d.counts, d.sources)).encode())
     for text in extra:
         digest.update(text.encode())
     return digest.hexdigest()[:16]

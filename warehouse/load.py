@@ -22,7 +22,7 @@ from typing import Any
 
 import duckdb
 
-from warehouse import deletions, readfile, recovery, row_checks, upsert, versions
+from warehouse import coverage, deletions, readfile, recovery, row_checks, upsert, versions
 from warehouse.canonical import CHECKED_TEXT, COLUMNS, NUL_COLUMNS
 from warehouse.countries import country_map_sql, seed_known_names
 from warehouse.db import transaction
@@ -133,6 +133,8 @@ def ingest_file(
         run.status = "skipped"
         run.message = f"already ingested by run {previous[0]} at {previous[1]:%Y-%m-%d %H:%M}: nothing changed"
         run.run_id = _record_run(con, run, sha, started)
+        if kind == "events":
+            coverage.record_declared(con, mapping)  # a re-run of an ingest brings a changed declaration in
         return run
     if kind == "events":
         # Great Expectations takes ~2 s to import; let it load on the other core while DuckDB reads the file.
@@ -153,6 +155,7 @@ def ingest_file(
                           **(batch_limits or {})}
                 _load_events(con, path, header, mapping, run, tag, started, as_of or dt.date.today(), defaults,
                              (judge, validate), limits)
+                coverage.record_declared(con, mapping)
             run.status = "loaded"
             _finish_run(con, run)
             recovery.crash_point("loading")

@@ -48,8 +48,11 @@ CREATE OR REPLACE VIEW incident_tags AS
 SELECT t.incident_id, t.tag, t.detail, t.evidence, t.confidence, t.rule, t.tagged_at
 FROM incident_tag_rows t JOIN incidents i USING (incident_id);
 
+-- value NULL and covered false: no contributing source covers the period (no data is not zero; the
+-- engine stores an uncovered period's value as NULL, and only those).
 CREATE OR REPLACE VIEW indicator_values AS
-SELECT indicator, series, grain, period_start, period_end, value, is_complete, computed_at, as_of
+SELECT indicator, series, grain, period_start, period_end, value, is_complete, computed_at, as_of,
+       value IS NOT NULL AS covered
 FROM indicator_value_rows;
 
 CREATE OR REPLACE MACRO alert_silenced(ind, ser, vkey, day) AS EXISTS (

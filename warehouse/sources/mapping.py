@@ -11,6 +11,7 @@ Every source, built-in or analyst-supplied, is a mapping file. A column spec is 
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -61,6 +62,8 @@ class Mapping:
     deletions: Deletions | None = None
     description: str = ""
     path: Path | None = None
+    # Declared coverage of a static dataset: country ISO3 (or '*' for every country) -> (start, end).
+    coverage: dict[str, tuple[dt.date, dt.date]] = field(default_factory=dict)
 
     def missing_columns(self, header: list[str]) -> list[str]:
         present = set(header)
@@ -120,7 +123,26 @@ def load_mapping(name: str, search_dirs: list[Path] | None = None) -> Mapping:
         deletions=Deletions(**dele) if dele else None,
         description=spec.get("description", ""),
         path=path,
+        coverage=_coverage(spec.get("coverage"), path),
     )
+
+
+def _coverage(spec: Any, path: Path) -> dict[str, tuple[dt.date, dt.date]]:
+    """`coverage: {PAK: {start: D, end: D}, all: {...}}` -> {'PAK': (start, end), '*': ...}; checked."""
+    if spec is None:
+        return {}
+    if not isinstance(spec, dict):
+        raise MappingError(f"{path}: coverage must map a country ISO3 code or `all` to {{start: DATE, end: DATE}}")
+    out = {}
+    for country, window in spec.items():
+        key = "*" if str(country).lower() == "all" else str(country).upper()
+        start, end = (window.get(k) if isinstance(window, dict) else None for k in ("start", "end"))
+        if not (isinstance(window, dict) and set(window) == {"start", "end"} and isinstance(start, dt.date)
+                and isinstance(end, dt.date) and start <= end and (key == "*" or len(key) == 3)):
+            raise MappingError(f"{path}: coverage {country}: expected {{start: YYYY-MM-DD, end: YYYY-MM-DD}} "
+                               f"with start <= end under an ISO3 code or `all`, got {window!r}")
+        out[key] = (start, end)
+    return out
 
 
 def _expr(spec: Any) -> tuple[str, str]:
