@@ -88,7 +88,7 @@ def chart_png(snap: dict, threshold: dict | None) -> bytes:
     chart = SeriesChart(
         name=snap["value_key"], unit=snap.get("unit") or "", grain=snap["grain"], periods=periods,
         period_ends=[period_end(p, snap["grain"]) for p in periods],
-        series={snap["series"]: [float(v or 0) for _, v in snap["trailing"]]}, thresholds=thresholds,
+        series={snap["series"]: [None if v is None else float(v) for _, v in snap["trailing"]]}, thresholds=thresholds,
         alerts=[{"period_start": start, "series": snap["series"], "value": float(snap["value"] or 0),
                  "severity": snap["severity"], "status": "resolved" if snap.get("kind") == "resolved" else "firing"}]
         if start in periods else [])
@@ -187,7 +187,7 @@ def render_message(
     for i, snap in enumerate(snapshots):
         definition = definitions.get(snap["indicator"])
         incidents, note = incidents_for(con, definition, snap, as_of, watched)
-        trailing = [(period_label(snap["grain"], p), float(v)) for p, v in snap["trailing"]]
+        trailing = [(period_label(snap["grain"], p), None if v is None else float(v)) for p, v in snap["trailing"]]
         top = max((r for r in snap["rules"] if r["threshold"] is not None), default=None,
                   key=lambda r: (r["status"] == "firing", r["severity"] == "critical"))
         cid = f"chart-{i + 1}@riskwatch.alert"
@@ -198,7 +198,7 @@ def render_message(
             "alert_id": value_id(snap["value_key"]),
             "rules": [{**r, "explanation": explain(r), "title": rule_titles.get(r["rule"]) or r["rule"]}
                       for r in snap["rules"]],
-            "trailing_text": ", ".join(f"{p}: {fmt(v)}" for p, v in trailing),
+            "trailing_text": ", ".join(f"{p}: {'no data' if v is None else fmt(v)}" for p, v in trailing),
             "chart_cid": cid, "incidents": incidents,
             "incidents_note": note, "description": definition.description.strip() if definition else "",
             "runbook": definition.runbook if definition else "",

@@ -28,7 +28,7 @@ class ChartPanel(Protocol):
     grain: str
     periods: list[dt.date]
     period_ends: list[dt.date]
-    series: dict[str, list[float]]
+    series: dict[str, list[float | None]]   # None: no data (no source covers the period), drawn as a gap
     baseline: dict[str, list[float | None]]
     surge: dict[str, list[float | None]]
     thresholds: list[dict]       # {"value", "severity", "label"}
@@ -44,13 +44,14 @@ class SeriesChart:
     grain: str
     periods: list[dt.date]
     period_ends: list[dt.date]
-    series: dict[str, list[float]]
+    series: dict[str, list[float | None]]
     thresholds: list[dict] = field(default_factory=list)
     alerts: list[dict] = field(default_factory=list)
     baseline: dict[str, list[float | None]] = field(default_factory=dict)
     surge: dict[str, list[float | None]] = field(default_factory=dict)
 
 INK, MUTED, GRID = "#1f2937", "#6b7280", "#e5e7eb"
+NO_DATA, NO_DATA_EDGE = "#f3f4f6", "#d1d5db"
 BAR, BAR_WEEK = "#9fb3c8", "#1e3a5f"
 SEVERITY = {"warning": "#d97706", "critical": "#b91c1c"}
 PALETTE = ["#1e3a5f", "#c2410c", "#0f766e", "#7c3aed", "#be185d", "#4d7c0f", "#0369a1", "#a16207"]
@@ -105,6 +106,31 @@ def panel_png(panel: ChartPanel, week_end: dt.date, current_label: str = "period
     return buf.getvalue()
 
 
+def _gaps(panel: ChartPanel) -> list[tuple[int, int]]:
+    """Runs [first, last] of periods where no shown series has data (value None: no source covers them)."""
+    empty = [all(v[i] is None for v in panel.series.values()) for i in range(len(panel.periods))]
+    runs, start = [], None
+    for i, gap in enumerate([*empty, False]):
+        if gap and start is None:
+            start = i
+        elif not gap and start is not None:
+            runs.append((start, i - 1))
+            start = None
+    return runs
+
+
+def _draw_gaps(ax, gaps: list[tuple[int, int]], handles: list) -> None:
+    """No data is not zero: a labelled grey band where no source covers the period, never a zero bar."""
+    for first, last in gaps:
+        ax.axvspan(first - 0.5, last + 0.5, facecolor=NO_DATA, edgecolor=NO_DATA_EDGE, hatch="\\\\", linewidth=0,
+                   zorder=0)
+        ax.annotate("no data", ((first + last) / 2, 0.5), xycoords=("data", "axes fraction"), ha="center",
+                    va="center", color=MUTED, fontsize=7.5, rotation=90 if last == first else 0)
+    if gaps:
+        handles.append(Patch(facecolor=NO_DATA, edgecolor=NO_DATA_EDGE, hatch="\\\\",
+                             label="no data (no source covers the period)"))
+
+
 def _figure(panel: ChartPanel, week_end: dt.date, current_label: str) -> Any:
     """The panel's series as bars (grouped when several), thresholds as dashed lines, alerts as diamonds;
     the period holding week_end is highlighted as `current_label`. Call inside rc_context(STYLE)."""
@@ -119,8 +145,10 @@ def _figure(panel: ChartPanel, week_end: dt.date, current_label: str) -> Any:
     ax.grid(axis="y", color=GRID, linewidth=0.7)
     ax.set_axisbelow(True)
     top = 0.0
+    drawn = {name: [float("nan") if v is None else v for v in values] for name, values in panel.series.items()}
+    known = [v for values in panel.series.values() for v in values if v is not None]
     if len(panel.series) == 1:
-        [(name, values)] = panel.series.items()
+        [(name, values)] = drawn.items()
         offsets[name] = 0.0
         bars = ax.bar(xs, values, width=0.72, color=[BAR_WEEK if i == current else BAR for i in xs], linewidth=0)
         if open_period:
@@ -129,18 +157,19 @@ def _figure(panel: ChartPanel, week_end: dt.date, current_label: str) -> Any:
         handles.append(Patch(color=BAR, label=name))
         handles.append(Patch(facecolor=BAR_WEEK, hatch="////" if open_period else None, edgecolor="#c7d2fe",
                              label=current_label + (" (to date)" if open_period else "")))
-        top = max(values)
+        top = max(known, default=0.0)
     else:
         ax.axvspan(current - 0.5, current + 0.5, color="#e0ecff", zorder=0, linewidth=0)
         width = 0.84 / len(panel.series)
-        for k, (name, values) in enumerate(panel.series.items()):
+        for k, (name, values) in enumerate(drawn.items()):
             offsets[name] = (k - (len(panel.series) - 1) / 2) * width
             color = PALETTE[k % len(PALETTE)]
             ax.bar([x + offsets[name] for x in xs], values, width=width * 0.92, color=color, linewidth=0,
                    label=name)
             handles.append(Patch(color=color, label=name))
-            top = max(top, max(values))
+            top = max(known, default=0.0)
         handles.append(Patch(color="#e0ecff", label=current_label + (" (to date)" if open_period else "")))
+    _draw_gaps(ax, _gaps(panel), handles)
     for base in panel.baseline.values():
         if any(v is not None for v in base):
             ax.plot(xs, [v if v is not None else float("nan") for v in base], color=INK, linewidth=1.2,
@@ -172,7 +201,7 @@ def _figure(panel: ChartPanel, week_end: dt.date, current_label: str) -> Any:
         handles.append(Line2D([], [], marker="D", linestyle="", markerfacecolor=SEVERITY["critical"],
                               markeredgecolor=SEVERITY["critical"], label="alert (hollow: resolved)"))
     for name, values in panel.series.items():
-        if values[current] or len(panel.series) == 1:
+        if values[current] is not None and (values[current] or len(panel.series) == 1):
             ax.annotate(f"{values[current]:g}", (current + offsets[name], values[current]), xytext=(0, 7),
                         textcoords="offset points", ha="center", va="bottom", color=INK, fontsize=8,
                         fontweight="bold", zorder=7)

@@ -204,8 +204,11 @@ def sources(con, known: AsOf, week: Week, since: dt.date, as_of: dt.date,
         ORDER BY n.source""",
         {"start": week.start, "end": week.end, "lo": since + dt.timedelta(days=1),
          "hi": as_of + dt.timedelta(days=1), "asof": as_of})
+    ended = coverage_ended(con, as_of)
     for s in found:
         s["days_behind"] = (as_of - s["newest"]).days if s["newest"] else None
+        # A closed dataset past its declared end: its coverage ended (a reason of its own, not staleness).
+        s["coverage_ended"] = ended.get(s["source"], [])
         s["limit"] = limits.get(s["source"], {}).get("max_event_age_days")
         s["freshness"] = freshness_line(s, as_of)
         reasons = []
@@ -227,6 +230,24 @@ def freshness_line(s: dict, as_of: dt.date) -> str:
     if s["newest_dated"] and s["newest_dated"] != s["newest"]:
         text += f" (newest dated on or before it, recorded later: {s['newest_dated']:%d %b %Y})"
     return text + ("; a closed dataset, not judged by age" if s["limit"] is None else f"; limit {s['limit']} days")
+
+
+def coverage_ended(con, as_of: dt.date) -> dict[str, list[str]]:
+    """source -> ['PAK until 2018-12-31', ...]: static coverage windows that closed before the as-of date."""
+    out: dict[str, list[str]] = {}
+    for r in rows(con, "SELECT source, country_iso3, end_date FROM source_coverage WHERE basis <> 'loaded (live)' "
+                       "AND end_date < ? ORDER BY 1, 2", [as_of]):
+        where = "every country" if r["country_iso3"] == "*" else r["country_iso3"]
+        out.setdefault(r["source"], []).append(f"{where} until {r['end_date']:%Y-%m-%d}")
+    return out
+
+
+def precision_gaps(con, week: Week) -> list[dict]:
+    """Per indicator, grain and reason: events left out of that grain by their date precision, in all and in
+    the period holding the report week's end."""
+    return rows(con, "SELECT indicator, grain, reason, sum(events) AS events, sum(value) AS value, "
+                     "sum(events) FILTER (WHERE period_start = CAST(date_trunc(grain, CAST(? AS DATE)) AS DATE)) "
+                     "AS events_now FROM indicator_precision_gaps GROUP BY ALL ORDER BY 1, 2, 3", [week.end])
 
 
 def revisions(con, since: dt.date, as_of: dt.date) -> list[dict]:

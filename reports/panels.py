@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
+from indicators.coverage import sources_sql
 from indicators.definitions import Definition
 from indicators.periods import period_start, shift
 from indicators.rules import Rule, judge, parse_rules
@@ -25,13 +26,14 @@ class IndicatorPanel:
     description: str
     periods: list[dt.date] = field(default_factory=list)
     period_ends: list[dt.date] = field(default_factory=list)
-    series: dict[str, list[float]] = field(default_factory=dict)
+    series: dict[str, list[float | None]] = field(default_factory=dict)   # None: no data (uncovered)
     baseline: dict[str, list[float | None]] = field(default_factory=dict)
     surge: dict[str, list[float | None]] = field(default_factory=dict)
     thresholds: list[dict] = field(default_factory=list)
     rules: list[str] = field(default_factory=list)
     alerts: list[dict] = field(default_factory=list)
     choice: str = ""           # why these series
+    sources: list[dict] = field(default_factory=list)   # coverage windows of the contributing sources shown
     empty_reason: str = ""     # set when there is nothing to draw
     last_value: str = ""       # latest non-zero value and its period, for the report's "quiet" line
     svg: str = ""
@@ -54,7 +56,7 @@ def describe_rule(rule: dict) -> str:
 def _choose(values: dict[str, dict[dt.date, float]], periods: list[dt.date], grain: str,
             watched: list[str]) -> tuple[list[str], str]:
     def total(s: str, ps: list[dt.date]) -> float:
-        return sum(values[s].get(p, 0) for p in ps)
+        return sum(values[s].get(p) or 0 for p in ps)
 
     names = sorted(values)
     if names and all("->" in s for s in names):
@@ -79,11 +81,11 @@ def _surge_line(full: dict[dt.date, float], periods: list[dt.date], rule: Rule) 
     out: list[float | None] = []
     for p in periods:
         i = idx.get(p)
-        if i is None:
+        if i is None or full[p] is None:       # no data: nothing is judged (as in the alert step)
             out.append(None)
             continue
-        prev = [full[q] for q in keys[max(0, i - rule.n):i]]
-        used = len(keys[max(0, i - history):i])
+        prev = [full[q] for q in keys[max(0, i - rule.n):i] if full[q] is not None]
+        used = sum(full[q] is not None for q in keys[max(0, i - history):i])
         out.append(judge(rule, full[p], sum(prev) / len(prev) if prev else None, used)[0])
     return out
 
@@ -133,8 +135,18 @@ def indicator_panels(con, defs: dict[str, Definition], week: Week, watched: list
             bmap = {(r["series"], r["period_start"]): r["value"] for r in brows}
             for s in chosen:
                 panel.baseline[s] = [bmap.get((s, p)) for p in periods]
+        panel.sources = chart_sources(con, d, list(panel.series), periods[0], panel.period_ends[-1])
         pset = set(periods)
         panel.alerts = [a for a in alerts if a["indicator"] == d.name and a["series"] in panel.series
                         and a["period_start"] in pset and (a.get("grain") in (None, grain))]
         panels.append(panel)
     return panels
+
+
+def chart_sources(con, d: Definition, series: list[str], start: dt.date, end: dt.date) -> list[dict]:
+    """The contributing sources whose coverage of the series' countries overlaps the chart's window."""
+    countries = sorted({s.split("->")[-1] if "->" in s else s.split(":")[0] for s in series})
+    return rows(con, f"SELECT source, country_iso3, start_date, end_date, basis FROM source_coverage "
+                     f"WHERE (country_iso3 = '*' OR list_contains(?, country_iso3)) AND start_date <= ? "
+                     f"AND end_date >= ? AND {sources_sql(d)} ORDER BY source, country_iso3",
+                [countries, end, start])

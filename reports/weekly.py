@@ -118,6 +118,7 @@ def gather(con: duckdb.DuckDBPyConnection, as_of: dt.date, settings: Settings,
         "panels": [p for p in panels if not quiet(p)], "quiet_panels": [p for p in panels if quiet(p)],
         "map": week_map, "incidents": incidents, "failed_checks": failed, "sources": sources,
         "revisions": revs, "indicators_as_of": data.indicators_as_of(con),
+        "precision_gaps": data.precision_gaps(con, week),
         "warehouse": Path(str(settings.warehouse)).name, "week_range": week_range(week),
         "timedelta_day": dt.timedelta(days=1), "trends": trends.country_trends(con, known, week, watched),
         "late": trends.late_reports(con, known, week), "loaded_at": data.last_loaded(con),
@@ -153,7 +154,8 @@ def first_seen(alert: dict, as_of: dt.date) -> str:
 def quiet(panel) -> bool:
     """Nothing this period: every series zero in the period that holds the report week, and no alert on it
     (shown as one line, with when it last had a value, instead of a chart of zeros)."""
-    return not panel.alerts and not any(values[-1] for values in panel.series.values())
+    # A period without data (None) is not quiet: the chart shows it as a labelled gap.
+    return not panel.alerts and all(values[-1] == 0 for values in panel.series.values())
 
 
 def last_value(panel) -> str:

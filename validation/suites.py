@@ -16,6 +16,7 @@ from typing import Any
 
 from indicators.definitions import load_definitions
 from riskwatch.settings import Settings
+from validation.coverage import check_coverage_ended
 from validation.docs import build_data_docs
 from validation.freshness import check_freshness, freshness_expectations
 from validation.gx_engine import CheckResult, ValidationError, import_gx, json_safe
@@ -99,7 +100,8 @@ def run_validation(con, as_of: dt.date, settings: Settings) -> ValidationSummary
             except ValidationError as exc:
                 by_suite[SUITE_PREFIX + name] = [_error_result(SUITE_PREFIX + name, exc, indicator=name)]
     for suite, run in (("incidents", lambda: check_incidents(con, as_of)),
-                       ("freshness", lambda: check_freshness(con, as_of, freshness_expectations(settings)))):
+                       ("freshness", lambda: check_freshness(con, as_of, freshness_expectations(settings))),
+                       ("coverage", lambda: check_coverage_ended(con, as_of))):
         try:
             by_suite[suite] = run()
         except ValidationError as exc:
