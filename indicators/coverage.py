@@ -12,8 +12,15 @@ import datetime as dt
 import duckdb
 
 from indicators.definitions import Definition
-from indicators.rules import series_target_sql
 from warehouse.sources.mapping import literal
+
+
+def series_countries_sql(col: str = "series") -> str:
+    """SQL list of the countries a series is about: 'A->B' -> [B] (where the strike landed), 'IND<>PAK' ->
+    [IND, PAK] (an interstate clash), 'PAK:Sindh' and 'PAK' -> [PAK]. Same reading as
+    rules.series_target_sql in its list form."""
+    return (f"CASE WHEN contains({col}, '->') THEN [split_part({col}, '->', 2)] "
+            f"WHEN contains({col}, '<>') THEN string_split({col}, '<>') ELSE [split_part({col}, ':', 1)] END")
 
 
 def sources_sql(d: Definition, col: str = "source") -> str:
@@ -35,7 +42,8 @@ def apply_coverage(con: duckdb.DuckDBPyConnection, d: Definition, grain: str, as
             SELECT r.series, r.period_start,
                    bool_or(c.source IS NOT NULL) OR coalesce(any_value(r.value), 0) > 0 AS cov
             FROM indicator_value_rows r
-            LEFT JOIN source_coverage c ON c.country_iso3 IN ({series_target_sql('r.series')}, '*')
+            LEFT JOIN source_coverage c ON (c.country_iso3 = '*'
+                 OR list_contains({series_countries_sql('r.series')}, c.country_iso3))
                  AND c.start_date <= least(r.period_end, $asof) AND c.end_date >= r.period_start
                  AND {sources_sql(d, 'c.source')}
             WHERE r.indicator = $ind AND r.grain = $grain GROUP BY ALL

@@ -145,7 +145,8 @@ def indicator_panels(con, defs: dict[str, Definition], week: Week, watched: list
 
 def chart_sources(con, d: Definition, series: list[str], start: dt.date, end: dt.date) -> list[dict]:
     """The contributing sources whose coverage of the series' countries overlaps the chart's window."""
-    countries = sorted({s.split("->")[-1] if "->" in s else s.split(":")[0] for s in series})
+    countries = sorted({c for s in series for c in (
+        [s.split("->")[-1]] if "->" in s else s.split("<>") if "<>" in s else [s.split(":")[0]])})
     return rows(con, f"SELECT source, country_iso3, start_date, end_date, basis FROM source_coverage "
                      f"WHERE (country_iso3 = '*' OR list_contains(?, country_iso3)) AND start_date <= ? "
                      f"AND end_date >= ? AND {sources_sql(d)} ORDER BY source, country_iso3",
