@@ -61,9 +61,7 @@ def compute_indicators(
                                 "WHERE day <= ?", [as_of]).fetchone()[0] or as_of
         asof.prepare(con, as_of, watched, floor=floor, history=history)
         refresh_coverage(con)
-        # The coarse-dated records (coarser than a week): the only ones a grain can leave out.
-        con.execute("CREATE OR REPLACE TEMP TABLE _coarse AS SELECT incident_id, date_precision FROM events "
-                    f"WHERE date_precision > {min(precision.COARSEST.values())}")
+        _coarse_records(con)
         for d in defs.values():
             if d.kind == "events":
                 agg = _event_facts(con, d, as_of)
@@ -96,6 +94,13 @@ def _touched_days(con, refreshed_at, prev_as_of: dt.date, as_of: dt.date, since:
 
 def _period_sql(grain: str, col: str = "event_date") -> str:
     return f"CAST(date_trunc('{grain}', {col}) AS DATE)"
+
+
+def _coarse_records(con) -> None:
+    """Temp table _coarse: the records of `events` dated coarser than a week, the only ones a grain can leave
+    out (few, so _event_facts joins them instead of the whole events relation)."""
+    con.execute("CREATE OR REPLACE TEMP TABLE _coarse AS SELECT incident_id, date_precision FROM events "
+                f"WHERE date_precision > {min(precision.COARSEST.values())}")
 
 
 def _event_facts(con, d: Definition, as_of: dt.date) -> str:
@@ -245,10 +250,11 @@ def incidents_behind(
 def running_values(con: duckdb.DuckDBPyConnection, d: Definition, grain: str, as_of: dt.date) -> list[tuple]:
     """(series, period_start, day, value of the period up to that day) for each day with an event of `d`,
     from the relations asof.prepare made: when within its period a value reached a threshold."""
+    _coarse_records(con)
     agg = _event_facts(con, d, as_of)
     found = con.execute(
         f"SELECT series, p, event_date, sum(v) OVER (PARTITION BY series, p ORDER BY event_date) FROM ("
         f"SELECT series, {_period_sql(grain)} AS p, event_date, CAST({agg} AS DOUBLE) AS v FROM _facts "
-        f"GROUP BY ALL) ORDER BY ALL").fetchall()
-    con.execute("DROP TABLE IF EXISTS temp._facts")
+        f"WHERE {precision.fits_sql(grain)} GROUP BY ALL) ORDER BY ALL").fetchall()
+    con.execute("DROP TABLE IF EXISTS temp._facts; DROP TABLE IF EXISTS temp._coarse")
     return found
