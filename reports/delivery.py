@@ -76,7 +76,11 @@ def email_html(r: ReportResult) -> tuple[str, list[tuple[str, bytes, str]]]:
                 f'<img src="cid:{cid}" alt="chart of {escape(p.title)}" width="860" '
                 f'style="max-width: 100%; height: auto; display: block;">'))
         shown.append(p)
-    return weekly.render({**r.context, "panels": shown}), images
+    week_map = r.context.get("map")
+    if week_map and week_map.get("png"):       # mail clients block data: URIs: the map is a cid: part too
+        images.append(("map@riskwatch.report", week_map["png"], "image/png"))
+        week_map = {**week_map, "uri": "cid:map@riskwatch.report"}
+    return weekly.render({**r.context, "panels": shown, "map": week_map}), images
 
 
 def _pdf_for(con: duckdb.DuckDBPyConnection, r: ReportResult, settings: Settings) -> Path | None:

@@ -94,7 +94,7 @@ def gather(con: duckdb.DuckDBPyConnection, as_of: dt.date, settings: Settings,
             f" {t.split(' ', 1)[1]}" if " " in t else "") for t in i["tags"]]
     events = data.week_events(con, known, week)
     drawn = incident_map(events, watched, TAG_LABELS)
-    week_map = {"uri": drawn.data_uri, "events": len(events), "drawn": len(drawn.drawn),
+    week_map = {"uri": drawn.data_uri, "png": drawn.png, "events": len(events), "drawn": len(drawn.drawn),
                 "unplaced": len(drawn.unplaced), "attribution": load_boundaries().attribution}
     head = data.headline(con, known, week, alerts)
     head["notable_incidents"] = len(incidents)

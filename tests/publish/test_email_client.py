@@ -83,6 +83,7 @@ def test_report_email_is_the_report_as_html_with_inline_charts_and_a_pdf(sent):
     _, msg, _, _ = sent
     html, images = check_cids(msg)
     assert "Attacks on Chinese nationals" in html and len(images) >= 3
+    assert 'src="cid:map@riskwatch.report"' in html and "data:image" not in html     # the map, as a part
     names = [(p.get_filename(), p.get_content_type()) for p in msg.iter_attachments()]
     assert not any(ctype == "text/html" for _, ctype in names)           # no .html attachment any more
     if chromium_path():
