@@ -200,7 +200,11 @@ def test_rule_titles_first_seen_freshness_and_quiet_indicators(warehouse):
     result = build_weekly_report(con, AS_OF, _settings(tmp, path), out=tmp / "titles.html")
     html, ctx = result.path.read_text(encoding="utf-8"), result.context
     if alerted:
-        assert 'title="repeated_attacks_on_chinese_nationals">Repeated attacks on Chinese nationals</td>' in html
+        # The rule's title from its YAML; the id stays as the tooltip.
+        assert ('title="repeated_attacks_on_chinese_nationals">Two or more attacks on Chinese nationals this quarter'
+                '</td>') in html
+    untitled = {"name": "repeated_attacks_on_chinese_nationals"}
+    assert weekly.rule_title(untitled) == "Repeated attacks on Chinese nationals"
     for a in ctx["alerts"]:                          # first seen never after the as-of date
         assert not a["first_seen_label"] or a["first_seen_label"].removeprefix("as of ")[:10] <= AS_OF.isoformat()
     backfilled = {"first_seen_at": dt.datetime(2026, 12, 2, 9), "as_of": AS_OF}
