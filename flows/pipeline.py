@@ -53,7 +53,7 @@ def alert(warehouse: str | None = None, as_of: str | None = None, dry_run: bool 
           config: str | None = None) -> dict:
     settings = load_settings(warehouse, config)
     with writer_lock(settings.warehouse, timeout=settings.busy_timeout):
-        return tasks.evaluate_alerts(str(settings.warehouse), _date(as_of), dry_run, config)
+        return _email_retries(tasks.evaluate_alerts, settings)(str(settings.warehouse), _date(as_of), dry_run, config)
 
 
 @flow(name="weekly_report", log_prints=True)
@@ -61,7 +61,26 @@ def weekly_report(warehouse: str | None = None, as_of: str | None = None, email:
                   config: str | None = None) -> dict:
     settings = load_settings(warehouse, config)
     with writer_lock(settings.warehouse, timeout=settings.busy_timeout):
-        return tasks.weekly_report(str(settings.warehouse), _date(as_of), email, config)
+        return _email_retries(tasks.weekly_report, settings)(str(settings.warehouse), _date(as_of), email, config)
+
+
+def _email_retries(step, settings):
+    """The task with the retries of [pipeline] email_retries / email_retry_delay_seconds (SMTP may be down)."""
+    return step.with_options(retries=int(settings.get("pipeline.email_retries")),
+                             retry_delay_seconds=float(settings.get("pipeline.email_retry_delay_seconds")))
+
+
+class PipelineFailed(RuntimeError):
+    """A step of the run failed: `summary` holds what the steps before it did, `steps` each step's outcome."""
+
+    def __init__(self, summary: dict):
+        self.summary = summary
+        failed = [f"{name} {outcome}" for name, outcome in summary["steps"].items() if outcome.startswith("failed")]
+        super().__init__("; ".join(failed))
+
+
+def _one_line(exc: BaseException) -> str:
+    return (str(exc).splitlines() or [type(exc).__name__])[0][:300] or type(exc).__name__
 
 
 @flow(name="pipeline", log_prints=True)
@@ -70,17 +89,34 @@ def pipeline(warehouse: str | None = None, as_of: str | None = None, files: list
     """The whole run: ingest -> refresh -> alert -> weekly_report, each a subflow."""
     settings = load_settings(warehouse, config)
     wh, day = str(settings.warehouse), _date(as_of).isoformat()
+    summary: dict = {"as_of": day, "ingested": [], "refresh": None, "alerts": None, "report": None, "steps": {}}
+    steps = [("ingest", "ingested", lambda: ingest(wh, files, config)),
+             ("refresh", "refresh", lambda: refresh(wh, day, False, config)),
+             ("alerts", "alerts", lambda: alert(wh, day, False, config))]
+    if report:
+        steps.append(("report", "report", lambda: weekly_report(wh, day, True, config)))
     with writer_lock(wh, timeout=settings.busy_timeout):
-        ingested = ingest(wh, files, config)
-        refreshed = refresh(wh, day, False, config)
-        alerted = alert(wh, day, False, config)
-        reported = weekly_report(wh, day, True, config) if report else None
-    summary = {"as_of": day, "ingested": ingested, "refresh": refreshed, "alerts": alerted, "report": reported}
+        for name, key, step in steps:
+            if any(o.startswith("failed") for o in summary["steps"].values()):
+                summary["steps"][name] = "skipped"   # each step works on what the one before it made
+                continue
+            try:
+                summary[key] = step()
+                summary["steps"][name] = "ok"
+            except Exception as exc:
+                summary["steps"][name] = f"failed: {_one_line(exc)}"
     _artifacts(summary)
+    if any(o.startswith("failed") for o in summary["steps"].values()):
+        raise PipelineFailed(summary)
     return summary
 
 
 def _artifacts(summary: dict) -> None:
+    if any(summary.get(k) is None for k in ("refresh", "alerts")):
+        lines = [f"# riskwatch run as of {summary['as_of']}", "", "| step | outcome |", "|---|---|"]
+        lines += [f"| {name} | {outcome} |" for name, outcome in summary["steps"].items()]
+        create_markdown_artifact("\n".join(lines), key="riskwatch-run-summary", description="riskwatch run summary")
+        return
     ingested = summary["ingested"]
     ind = summary["refresh"]["indicators"]["indicators"]
     val = summary["refresh"]["validation"]

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+<<<<<<< HEAD
 import os
 import shlex
 import shutil
@@ -14,6 +16,16 @@ import click
 
 from riskwatch.cli import ISO_DATE, Fail, as_date, as_of_option
 from riskwatch.settings import DEFAULT_WAREHOUSE, Settings
+=======
+import logging
+import signal
+from collections.abc import Iterator
+
+import click
+
+from riskwatch.cli import Fail, as_date, as_of_option
+from riskwatch.settings import Settings
+>>>>>>> c5fbe6d (riskwatch run: a failing step (e.g. SMTP down) skips the rest, prints the steps' summary and exits 1 with one-line log records (no tracebacks on stderr); [pipeline] email_retries / email_retry_delay_seconds; README guarantees: email at least once; test with a refused SMTP port)
 
 
 @click.command()
@@ -33,9 +45,15 @@ def run(settings: Settings, as_of: dt.datetime | None, no_report: bool) -> None:
     from flows.pipeline import pipeline
 
     stop_on_term()
+<<<<<<< HEAD
     state = pipeline(warehouse=str(settings.warehouse), as_of=as_date(as_of).isoformat(), report=not no_report,
                      config=settings.config_path, return_state=True)
     summary = state.result()
+=======
+    with run_outcome():
+        summary = pipeline(warehouse=str(settings.warehouse), as_of=as_date(as_of).isoformat(),
+                           report=not no_report, config=settings.config_path)
+>>>>>>> c5fbe6d (riskwatch run: a failing step (e.g. SMTP down) skips the rest, prints the steps' summary and exits 1 with one-line log records (no tracebacks on stderr); [pipeline] email_retries / email_retry_delay_seconds; README guarantees: email at least once; test with a refused SMTP port)
     _print_run(summary)
     click.echo(flow_run_line(state.state_details.flow_run_id))
     refused = [r for r in summary["ingested"] if r.get("status") == "refused"]
@@ -53,6 +71,34 @@ def flow_run_line(flow_run_id) -> str:
             f"see README 'Run history')")
 
 
+@contextlib.contextmanager
+def run_outcome() -> Iterator[None]:
+    """Prefect's console shows each failure as one line (full tracebacks stay in the run's logs); when a
+    step fails, print what the steps before it did, which failed and which were skipped, then exit 1."""
+    from flows.pipeline import PipelineFailed
+
+    for handler in logging.getLogger().handlers + logging.getLogger("prefect").handlers:
+        if isinstance(handler, logging.StreamHandler) and not isinstance(handler.formatter, _NoTraceback):
+            handler.setFormatter(_NoTraceback(handler.formatter or logging.Formatter()))
+    try:
+        yield
+    except PipelineFailed as failed:
+        _print_run(failed.summary)
+        click.echo("steps: " + ", ".join(f"{n} {o.split(':')[0]}" for n, o in failed.summary["steps"].items()))
+        raise Fail(f"the run failed: {failed}") from None
+
+
+class _NoTraceback(logging.Formatter):
+    def __init__(self, inner: logging.Formatter):
+        super().__init__()
+        self.inner = inner
+
+    def format(self, record: logging.LogRecord) -> str:
+        if record.exc_info or record.exc_text:
+            record = logging.makeLogRecord({**record.__dict__, "exc_info": None, "exc_text": None})
+        return self.inner.format(record)
+
+
 def stop_on_term() -> None:
     """SIGTERM ends a run like Ctrl-C: Prefect marks it crashed, locks are released and the temporary
     Prefect server is stopped (its atexit hook). By default SIGTERM kills Python without running atexit,
@@ -67,6 +113,8 @@ def _print_run(summary: dict) -> None:
     ingested = summary["ingested"]
     for r in ingested:
         click.echo(f"ingest {r.get('file')}: {r.get('status')}: {r.get('message')}")
+    if summary.get("refresh") is None:
+        return
     ind = summary["refresh"]["indicators"]
     click.echo(f"indicators: {ind['indicators']['mode']}, {ind['indicators']['values_written']} value(s) written, "
                f"{ind['tags']['incidents_retagged']} incident(s) tagged, {ind['duplicates']} cross-source duplicate(s)")
@@ -74,6 +122,8 @@ def _print_run(summary: dict) -> None:
     click.echo(f"validation: {val['critical_failures']} critical, {val['warnings']} warning failure(s); "
                f"Data Docs {val['docs_path']}")
     al = summary["alerts"]
+    if al is None:
+        return
     click.echo(f"alerts: {al['firing']} firing, {al['new']} new, {al['escalated']} escalated, {al['resolved']} "
                f"resolved; {al['sent']} notification(s) delivered, {al['pending']} pending")
     for w in al.get("withheld", []):
@@ -97,8 +147,13 @@ def demo(settings: Settings, as_of: dt.datetime | None) -> None:
     from flows.demo import DEMO_AS_OF, EXAMPLE_QUERIES, run_demo
 
     stop_on_term()
+<<<<<<< HEAD
     summary = run_demo(str(settings.warehouse), as_of.date().isoformat() if as_of else DEMO_AS_OF,
                        settings.config_path)
+=======
+    with run_outcome():
+        summary = run_demo(str(settings.warehouse), as_of or DEMO_AS_OF, settings.config_path)
+>>>>>>> c5fbe6d (riskwatch run: a failing step (e.g. SMTP down) skips the rest, prints the steps' summary and exits 1 with one-line log records (no tracebacks on stderr); [pipeline] email_retries / email_retry_delay_seconds; README guarantees: email at least once; test with a refused SMTP port)
     _print_run(summary)
     click.echo(f"\nwarehouse: {settings.warehouse}\noutbox:    {settings.outbox}/")
     click.echo("\nTry:")

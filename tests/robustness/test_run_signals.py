@@ -43,7 +43,8 @@ def alive(pid: int) -> bool:
 def test_signal_stops_the_temporary_prefect_server(tmp_path, sig):
     wh = tmp_path / "wh.duckdb"
     env = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}
-    env.update(PREFECT_HOME=str(tmp_path / "prefect"), PREFECT_SERVER_ANALYTICS_ENABLED="false")
+    env.update(PREFECT_HOME=str(tmp_path / "prefect"), PREFECT_SERVER_ANALYTICS_ENABLED="false",
+               PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS="300")
     with writer_lock(wh):   # the run waits for this lock inside its flow: the server is up, the run is busy
         run = subprocess.Popen([sys.executable, "-m", "riskwatch", "--warehouse", str(wh), "run", "--no-report"],
                                cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
