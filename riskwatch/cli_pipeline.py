@@ -4,28 +4,19 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-<<<<<<< HEAD
+import logging
 import os
 import shlex
 import shutil
 import signal
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import click
 
 from riskwatch.cli import ISO_DATE, Fail, as_date, as_of_option
 from riskwatch.settings import DEFAULT_WAREHOUSE, Settings
-=======
-import logging
-import signal
-from collections.abc import Iterator
-
-import click
-
-from riskwatch.cli import Fail, as_date, as_of_option
-from riskwatch.settings import Settings
->>>>>>> c5fbe6d (riskwatch run: a failing step (e.g. SMTP down) skips the rest, prints the steps' summary and exits 1 with one-line log records (no tracebacks on stderr); [pipeline] email_retries / email_retry_delay_seconds; README guarantees: email at least once; test with a refused SMTP port)
 
 
 @click.command()
@@ -45,15 +36,10 @@ def run(settings: Settings, as_of: dt.datetime | None, no_report: bool) -> None:
     from flows.pipeline import pipeline
 
     stop_on_term()
-<<<<<<< HEAD
-    state = pipeline(warehouse=str(settings.warehouse), as_of=as_date(as_of).isoformat(), report=not no_report,
-                     config=settings.config_path, return_state=True)
-    summary = state.result()
-=======
     with run_outcome():
-        summary = pipeline(warehouse=str(settings.warehouse), as_of=as_date(as_of).isoformat(),
-                           report=not no_report, config=settings.config_path)
->>>>>>> c5fbe6d (riskwatch run: a failing step (e.g. SMTP down) skips the rest, prints the steps' summary and exits 1 with one-line log records (no tracebacks on stderr); [pipeline] email_retries / email_retry_delay_seconds; README guarantees: email at least once; test with a refused SMTP port)
+        state = pipeline(warehouse=str(settings.warehouse), as_of=as_date(as_of).isoformat(),
+                         report=not no_report, config=settings.config_path, return_state=True)
+        summary = state.result()
     _print_run(summary)
     click.echo(flow_run_line(state.state_details.flow_run_id))
     refused = [r for r in summary["ingested"] if r.get("status") == "refused"]
@@ -147,13 +133,9 @@ def demo(settings: Settings, as_of: dt.datetime | None) -> None:
     from flows.demo import DEMO_AS_OF, EXAMPLE_QUERIES, run_demo
 
     stop_on_term()
-<<<<<<< HEAD
-    summary = run_demo(str(settings.warehouse), as_of.date().isoformat() if as_of else DEMO_AS_OF,
-                       settings.config_path)
-=======
     with run_outcome():
-        summary = run_demo(str(settings.warehouse), as_of or DEMO_AS_OF, settings.config_path)
->>>>>>> c5fbe6d (riskwatch run: a failing step (e.g. SMTP down) skips the rest, prints the steps' summary and exits 1 with one-line log records (no tracebacks on stderr); [pipeline] email_retries / email_retry_delay_seconds; README guarantees: email at least once; test with a refused SMTP port)
+        summary = run_demo(str(settings.warehouse), as_of.date().isoformat() if as_of else DEMO_AS_OF,
+                           settings.config_path)
     _print_run(summary)
     click.echo(f"\nwarehouse: {settings.warehouse}\noutbox:    {settings.outbox}/")
     click.echo("\nTry:")
