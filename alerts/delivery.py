@@ -18,6 +18,7 @@ from indicators.definitions import Definition, load_definitions
 from publish.mail import DeliveryError, SmtpSettings, deliver
 from riskwatch.settings import Settings
 from warehouse.db import transaction
+from warehouse.redact import redact
 
 OUTBOX_TO = "riskwatch-alerts@localhost"   # outbox files need some To: when no recipients are configured
 
@@ -67,9 +68,10 @@ def deliver_pending(
         except (ValueError, DeliveryError, OSError) as exc:
             # Partly delivered: a retry would send it twice to the recipients that have it, so it fails for good.
             partial = "refused some recipients" in str(exc)
+            error = redact(str(exc), (smtp.user, smtp.password) if smtp else ())
             con.execute("UPDATE notifications SET status = ?, last_error = ? WHERE notification_id = ?",
-                        ["failed" if partial else "pending", str(exc), nid])
-            run.errors.append(f"notification {nid} ({subject}): {exc}")
+                        ["failed" if partial else "pending", error, nid])
+            run.errors.append(f"notification {nid} ({subject}): {error}")
             if partial or isinstance(exc, ValueError):   # a bad address: the next one may be fine
                 continue
             break   # the server is down or refusing: the rest waits for the next run, in order

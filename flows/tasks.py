@@ -15,6 +15,7 @@ from prefect import get_run_logger, task
 
 from riskwatch.settings import Settings, load_settings
 from warehouse import db
+from warehouse.redact import redact
 from warehouse.snapshot import publish_quietly
 
 
@@ -71,7 +72,7 @@ def ingest_files(warehouse_path: str, files: list[tuple[str, str]], config: str 
 
     def report(r: dict) -> None:
         if r["status"] == "refused":
-            log.error("%s", r["message"])
+            log.error("%s", redact(r["message"]))
         else:
             log.info("%s (%s): %s: %s", r["file"], r["source"], r["status"], r["message"])
 

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from riskwatch.settings import DEFAULT_SENDER, sender
 from warehouse.atomic import atomic_file
+from warehouse.redact import redact
 
 log = logging.getLogger(__name__)
 
@@ -203,11 +204,8 @@ def send_smtp(message: EmailMessage, settings: SmtpSettings) -> None:
     except (smtplib.SMTPException, OSError, UnicodeError, ValueError) as exc:
         if isinstance(exc, ConnectionRefusedError):
             stage = "refused"
-        reason = safe_header(f"SMTP {where} {stage}: {_reason(exc)}", 500)
-        # Belt and braces (no reason above quotes it); too short a password would just
-        # mangle ordinary words.
-        if settings.password and len(settings.password) >= 4:
-            reason = reason.replace(settings.password, "***")
+        # A server may echo what it was sent (AUTH PLAIN <base64>): redact before anything stores it.
+        reason = safe_header(redact(f"SMTP {where} {stage}: {_reason(exc)}", (settings.user, settings.password)), 500)
         raise DeliveryError(reason) from None
     finally:
         if client is not None:

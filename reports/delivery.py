@@ -21,6 +21,7 @@ from reports import data, weekly
 from reports.pdf import attach_pdf, chromium_path, write_pdf
 from reports.weekly import ReportResult, archive_report, format_change
 from riskwatch.settings import Settings
+from warehouse.redact import redact
 
 log = logging.getLogger(__name__)
 
@@ -144,7 +145,7 @@ def email_weekly_report(con: duckdb.DuckDBPyConnection, report_result: ReportRes
         where = deliver(msg, settings=smtp, outbox_dir=settings.outbox, name=f"report-{r.label}-{r.report_id}")
     except (DeliveryError, OSError) as exc:
         con.execute("UPDATE reports SET email_status = 'failed', email_error = ? WHERE report_id = ?",
-                    [str(exc)[:500], r.report_id])
+                    [redact(str(exc), (smtp.user, smtp.password) if smtp else ())[:500], r.report_id])
         raise
     con.execute("UPDATE reports SET email_status = 'sent', emailed_at = CAST(current_timestamp AS TIMESTAMP), "
                 "delivered_via = ? WHERE report_id = ?", [where, r.report_id])

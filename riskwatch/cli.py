@@ -17,6 +17,9 @@ import duckdb
 from riskwatch.settings import DEFAULT_WAREHOUSE, Settings, SettingsError, load_settings
 from warehouse import db
 from warehouse.query import FORMATS, NotReadOnly, render, run_query
+from warehouse.readfile import IngestRefused
+from warehouse.redact import redact
+from warehouse.sources.mapping import MappingError
 
 
 class Fail(click.ClickException):
@@ -52,6 +55,38 @@ class IsoDate(click.ParamType):
 ISO_DATE = IsoDate()
 
 
+# Failures a user can cause and fix (bad files, paths, settings, SQL, a busy or foreign warehouse): every
+# command reports them as one line (Commands.invoke), never as a traceback. RISKWATCH_DEBUG=1 shows it.
+USER_ERRORS = (db.WarehouseBusy, db.WarehouseMissing, db.NotAWarehouse, IngestRefused, MappingError, SettingsError,
+               NotReadOnly, OSError, duckdb.Error)
+
+
+def one_line(exc: BaseException) -> str:
+    """The first line of an error, with the path an OS error is about."""
+    if isinstance(exc, OSError) and exc.strerror:
+        paths = " -> ".join(str(f) for f in (exc.filename, exc.filename2) if f is not None)
+        return f"{paths}: {exc.strerror}" if paths else exc.strerror
+    text = redact(str(exc)).strip()
+    return text.splitlines()[0][:500] if text else type(exc).__name__
+
+
+class Commands(click.Group):
+    """The riskwatch command group: the one place where known failures become one-line errors."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except click.UsageError as exc:
+            where = exc.ctx.command_path if exc.ctx else "riskwatch"
+            failure = Fail(f"{exc.format_message()} (see {where} --help)")
+            failure.exit_code = exc.exit_code
+            raise failure from exc
+        except USER_ERRORS as exc:
+            if os.environ.get("RISKWATCH_DEBUG"):
+                raise
+            raise Fail(one_line(exc)) from exc
+
+
 def as_of_option(f):
     return click.option(
         "--as-of", "as_of", type=ISO_DATE, default=None,
@@ -76,7 +111,7 @@ def open_writer(settings: Settings, recover: bool = True) -> duckdb.DuckDBPyConn
         hold.enter_context(writer_lock(settings.warehouse, timeout=settings.busy_timeout))
         con = db.connect(settings.warehouse, memory_limit=settings.memory_limit, recover=recover,
                          busy_timeout=settings.busy_timeout)
-    except (WriterBusy, db.WarehouseBusy, db.WarehouseMissing) as exc:
+    except (WriterBusy, db.WarehouseBusy, db.WarehouseMissing, db.NotAWarehouse) as exc:
         hold.close()
         raise Fail(str(exc)) from exc
 
@@ -101,14 +136,14 @@ def open_reader(settings: Settings) -> duckdb.DuckDBPyConnection:
 
     try:
         con, note, current = open_snapshot(settings.warehouse)
-    except (db.WarehouseMissing, db.WarehouseBusy, OSError) as exc:
+    except (db.WarehouseMissing, db.WarehouseBusy, db.NotAWarehouse, OSError) as exc:
         raise Fail(str(exc)) from exc
     if not current or sys.stderr.isatty():
         click.echo(f"note: {note}", err=True)
     return con
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=Commands, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="riskwatch", prog_name="riskwatch", message="%(prog)s %(version)s")
 @click.option("--warehouse", envvar="RISKWATCH_WAREHOUSE", type=click.Path(dir_okay=False),
               default=DEFAULT_WAREHOUSE, show_default=True, help="DuckDB warehouse file.")

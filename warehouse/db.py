@@ -23,6 +23,26 @@ class WarehouseMissing(RuntimeError):
     """A read-only open of a warehouse that was never created."""
 
 
+class NotAWarehouse(RuntimeError):
+    """The warehouse path holds a file that is not a DuckDB database (a CSV given as --warehouse, ...)."""
+
+
+def ensure_duckdb_file(path: Path) -> None:
+    """NotAWarehouse when `path` exists and is not a DuckDB file.
+
+    DuckDB files carry the magic bytes DUCK at offset 8. Checked before connecting because DuckDB may
+    open some other files (a CSV) without complaint, and a load into them would report success and keep
+    nothing.
+    """
+    if path.is_file():
+        with path.open("rb") as fh:
+            head = fh.read(12)
+        if head[8:12] != b"DUCK":
+            what = "an empty file" if not head else "not a DuckDB database"
+            raise NotAWarehouse(f"--warehouse {path} exists and is {what}; give the warehouse's .duckdb file "
+                                f"(or a new path), and the data file to `riskwatch ingest`")
+
+
 def migrations() -> list[tuple[int, str, str]]:
     """(version, name, sql) for every schema/NNN_*.sql file, in order."""
     found = []
@@ -156,6 +176,7 @@ def connect(
             raise WarehouseMissing(f"no warehouse at {p}: run `riskwatch ingest` or `riskwatch demo` first")
         if not read_only:
             p.parent.mkdir(parents=True, exist_ok=True)
+        ensure_duckdb_file(p)
     replayed = target != ":memory:" and not read_only and Path(f"{target}.wal").exists()
     con = _open_waiting(target, read_only, config, busy_timeout)
     if not read_only:

@@ -27,6 +27,7 @@ from warehouse.canonical import CHECKED_TEXT, COLUMNS, NUL_COLUMNS
 from warehouse.countries import country_map_sql, seed_known_names
 from warehouse.db import transaction
 from warehouse.readfile import IngestRefused
+from warehouse.redact import redact
 from warehouse.sources.mapping import (
     Mapping,
     clean_projection,
@@ -168,7 +169,7 @@ def ingest_file(
         recovery.crash_point("published")
     except BaseException as exc:
         run.status = "refused" if isinstance(exc, IngestRefused) else "failed"
-        run.message = str(exc).splitlines()[0][:500] if str(exc) else type(exc).__name__
+        run.message = redact(str(exc).splitlines()[0])[:500] if str(exc) else type(exc).__name__
         run.rows_read = run.inserted = run.updated = run.unchanged = run.rejected = run.deleted = 0
         # A dead connection (disk full, fatal error) cannot record this: the run stays 'staging' and the next
         # writer's recovery undoes it. Never let that second error hide the first.
@@ -182,6 +183,7 @@ def ingest_file(
         with contextlib.suppress(duckdb.Error):   # a connection a fatal error invalidated cannot clean up
             _drop_temp(con)
             con.execute("RESET preserve_insertion_order")
+            con.execute("RESET disabled_optimizers")
     return run
 
 
@@ -288,7 +290,8 @@ def _stage(con, checked: str, path, header, mapping: Mapping, tag, as_of, defaul
     except duckdb.InvalidInputException as exc:
         raise IngestRefused(f"{path}: cannot be read as CSV ({str(exc).splitlines()[0][:200]}; mixed line "
                             f"endings or unbalanced quotes?)") from exc
-    finally:
-        con.execute("RESET disabled_optimizers")
+    # Not in a `finally`: after a failed statement the transaction is aborted and even RESET fails, hiding
+    # the real error; ingest_file resets it again after the rollback.
+    con.execute("RESET disabled_optimizers")
     row_checks.resolve_late_countries(con, checked)
     return malformed

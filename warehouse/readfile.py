@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import hashlib
-import io
 from pathlib import Path
 
 import duckdb
@@ -40,13 +39,21 @@ def read_header(path: Path) -> list[str]:
     text = head.decode("utf-8-sig", errors="replace")
     if path.suffix.lower() in JSON_SUFFIXES:
         return _json_header(path)
-    try:
-        first = next(csv.reader(io.StringIO(text), delimiter=delimiter_of(text)))
-    except (csv.Error, StopIteration) as exc:
-        raise IngestRefused(f"{path}: not a CSV file ({exc})") from exc
+    # The whole first record, however long (a header may pass the 64 KB sniffed above); csv's field size
+    # limit (128 KB) refuses a runaway one.
+    with path.open(encoding="utf-8-sig", errors="replace", newline="") as fh:
+        try:
+            first = next(csv.reader(fh, delimiter=delimiter_of(text)))
+        except (csv.Error, StopIteration) as exc:
+            raise IngestRefused(f"{path}: not a CSV file ({exc})") from exc
     header = [c.strip() for c in first]
     if len(header) < 2:
         raise IngestRefused(f"{path}: not a CSV file (header has {len(header)} column)")
+    seen: dict[str, str] = {}
+    repeated = [c for c in header if seen.setdefault(c.casefold(), c) is not c]
+    if repeated:   # DuckDB's names are case-insensitive: Notes and notes are one column to it
+        raise IngestRefused(f"{path}: column name(s) {', '.join(sorted(set(repeated)))[:200]} appear more than "
+                            f"once in the header; rename them so every column is known")
     return header
 
 

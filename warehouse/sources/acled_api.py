@@ -42,6 +42,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from warehouse.atomic import atomic_file
+from warehouse.redact import redact
 
 log = logging.getLogger(__name__)
 
@@ -193,7 +194,7 @@ class AcledClient:
                 continue
             if (status is None or status == 429 or status >= 500) and attempt < self.max_retries:
                 delay = self._backoff(attempt, retry_after)
-                log.warning("ACLED %s: %s; retrying in %.1fs", what, status or reason, delay)
+                log.warning("ACLED %s: %s; retrying in %.1fs", what, status or self._scrub(reason), delay)
                 self.sleep(delay)
                 attempt += 1
                 continue
@@ -250,11 +251,9 @@ class AcledClient:
         return delay
 
     def _scrub(self, text: str) -> str:
-        # Error bodies are ACLED's words, not ours; never let them echo a secret back into a log.
-        for secret in (self._creds.password, self._creds.email, self._access, self._refresh):
-            if secret:
-                text = text.replace(secret, "***")
-        return " ".join(text.split())
+        # Error bodies are ACLED's words, not ours; never let them echo a secret (the form body we sent,
+        # URL-encoded) back into a log, the Prefect database or ours.
+        return " ".join(redact(text, (self._creds.password, self._creds.email, self._access, self._refresh)).split())
 
 
 def _retry_after_s(value: str | None) -> float | None:
