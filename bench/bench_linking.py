@@ -87,7 +87,7 @@ def main() -> None:
     con = db.connect(work, memory_limit=a.memory_limit)
     start, cpu = time.perf_counter(), time.process_time()
     with db.transaction(con):
-        links = refresh_links(con)
+        links = refresh_links(con).links
     secs, cpu = time.perf_counter() - start, time.process_time() - cpu
     true_pairs = int(a.rows // 2 * 0.6)
     right = con.execute("SELECT count(*) FROM incident_links WHERE incident_id = 'ucdp:' || substr(duplicate_of, 7) "

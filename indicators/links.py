@@ -7,7 +7,9 @@ records; rows of links that did not change are kept as they were (their matched_
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +20,12 @@ from indicators.link_rules import candidates_sql, compatible_sql, config_hash, l
 
 OVERRIDES = Path(__file__).with_name("link_overrides.yml")
 _MAX_ROUNDS = 100  # mutual-best rounds; each assigns at least the best remaining pair, real data needs < 10
+
+
+@dataclass(frozen=True)
+class LinkRefresh:
+    links: int                      # records linked to another (rows of incident_links)
+    changed_since: dt.date | None   # earliest date of a record whose event changed (None: no change)
 
 
 def load_overrides(path: Path = OVERRIDES) -> dict[str, list[dict[str, Any]]]:
@@ -50,8 +58,10 @@ def _overrides_table(con: duckdb.DuckDBPyConnection, overrides: dict) -> None:
         con.executemany("INSERT INTO _lk_over VALUES (?, ?, ?, ?)", rows)
 
 
-def refresh_links(con: duckdb.DuckDBPyConnection, *, overrides: Path = OVERRIDES) -> int:
-    """Recompute incident_duplicates over the current incidents; returns the number of linked records."""
+def refresh_links(con: duckdb.DuckDBPyConnection, *, overrides: Path = OVERRIDES) -> LinkRefresh:
+    """Recompute incident_duplicates over the current incidents: how many records are linked, and from
+    which date on indicator periods must be recomputed because a record joined or left an event (a link
+    can span more than the day around a changed record that an incremental refresh looks at)."""
     cfg = load_config()
     _overrides_table(con, load_overrides(overrides))
     con.execute(f"CREATE OR REPLACE TEMP TABLE _lk_rec AS {records_sql(cfg)}")
@@ -201,7 +211,7 @@ def _split(con: duckdb.DuckDBPyConnection, labels: list[str]) -> None:
         con.execute("DELETE FROM _lk_pick p USING _lk_drop d WHERE p.a = d.a AND p.b = d.b")
 
 
-def _write(con: duckdb.DuckDBPyConnection) -> int:
+def _write(con: duckdb.DuckDBPyConnection) -> LinkRefresh:
     """incident_duplicates from the clusters: every member but the canonical record points at it."""
     prio = load_config()["source_priority"]
     rank = "CASE r.source " + " ".join(f"WHEN '{s}' THEN {i}" for i, s in enumerate(prio)) + f" ELSE {len(prio)} END"
@@ -217,6 +227,12 @@ def _write(con: duckdb.DuckDBPyConnection) -> int:
         f"e.other AS matched_with FROM m JOIN e ON e.id = m.id WHERE m.id <> m.canonical "
         f"QUALIFY row_number() OVER (PARTITION BY m.id ORDER BY e.other = m.canonical DESC, e.score DESC, e.other) = 1"
     )
+    changed = con.execute(
+        "WITH o AS (SELECT incident_id, duplicate_of FROM incident_duplicates), "
+        "n AS (SELECT incident_id, duplicate_of FROM _lk_new), "
+        "d AS ((SELECT * FROM o EXCEPT SELECT * FROM n) UNION ALL (SELECT * FROM n EXCEPT SELECT * FROM o)) "
+        "SELECT min(c.event_date) FROM d JOIN incident_current c ON c.incident_id IN (d.incident_id, d.duplicate_of)"
+    ).fetchone()[0]
     con.execute("DELETE FROM incident_duplicates d WHERE NOT EXISTS (SELECT 1 FROM _lk_new n WHERE "
                 "n.incident_id = d.incident_id AND n.duplicate_of = d.duplicate_of AND n.matched_with "
                 "IS NOT DISTINCT FROM d.matched_with AND n.score IS NOT DISTINCT FROM d.score "
@@ -228,4 +244,5 @@ def _write(con: duckdb.DuckDBPyConnection) -> int:
                 "score, reasons, matched_with FROM _lk_new ANTI JOIN incident_duplicates USING (incident_id)")
     for t in ("_lk_new", "_lk_pick", "_lk_cand", "_lk_label", "_lk_rec", "_lk_over"):
         con.execute(f"DROP TABLE IF EXISTS temp.{t}")
-    return con.execute("SELECT count(*) FROM incident_duplicates").fetchone()[0]
+    links = con.execute("SELECT count(*) FROM incident_duplicates").fetchone()[0]
+    return LinkRefresh(links=links, changed_since=changed.date() if isinstance(changed, dt.datetime) else changed)

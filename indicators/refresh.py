@@ -50,9 +50,11 @@ def refresh(
     tag_result = refresh_tags(con, full=full)
     seconds["tags"], start = time.perf_counter() - start, time.perf_counter()
     with transaction(con):
-        links = refresh_links(con)
+        linked = refresh_links(con)
         refresh_episodes(con)
     seconds["duplicates"], start = time.perf_counter() - start, time.perf_counter()
+    # Periods of records that joined or left an event are recomputed too, wherever their dates lie.
+    since = min(d for d in (since, linked.changed_since) if d) if (since or linked.changed_since) else None
     values = compute_indicators(con, as_of, watched=watched, full=full, since=since)
     seconds["indicators"] = time.perf_counter() - start
-    return RefreshResult(tags=tag_result, duplicates=links, indicators=values, seconds=seconds)
+    return RefreshResult(tags=tag_result, duplicates=linked.links, indicators=values, seconds=seconds)

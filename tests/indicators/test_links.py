@@ -17,7 +17,7 @@ def links(con) -> dict[str, str]:
 
 def run(con, **kw) -> int:
     with transaction(con):
-        return refresh_links(con, **kw)
+        return refresh_links(con, **kw).links
 
 
 def test_a_state_strike_never_links_to_a_gtd_event_but_to_a_ucdp_strike(con, tmp_path):
@@ -160,3 +160,31 @@ def test_links_command_lists_weakest_first_side_by_side_in_every_format(con, tmp
     assert "| field " in table and "bij_drone_strikes:Ob2" in table and "ucdp:2" in table and "1 day(s) apart" in table
     none = rw("--format", "csv", "--source", "gtd").strip().splitlines()
     assert len(none) == 1 and none[0].startswith("incident_id,matched_with,duplicate_of,score,reasons")
+
+
+def test_incremental_refresh_recomputes_the_period_an_event_leaves_when_a_new_record_joins_it(con, tmp_path):
+    import datetime as dt
+
+    from indicators.refresh import refresh
+    from tests.conftest import acled_row, write_csv
+    from validation.ingest import ingest_file
+
+    def quarters():
+        return dict(con.execute("SELECT period_start::VARCHAR, value FROM indicator_values WHERE indicator = "
+                                "'chinese_nationals_attacks' AND grain = 'quarter'").fetchall())
+
+    # UCDP dates the attack 30 Mar - 2 Apr (counted in Q1 while it is the only record) ...
+    load(con, tmp_path, "ucdp", [ucdp("7", "2024-03-30", 24.9008, 67.1681, side_a="BLA", side_b="Civilians",
+                                      violence="3", headline="Gunmen attack Chinese engineers near Karachi airport",
+                                      end="2024-04-02", date_prec="2", deaths="3", adm_1="Sindh Province",
+                                      adm_2="Karachi District")])
+    refresh(con, dt.date(2024, 6, 30), watched=["PAK"])
+    assert quarters() == {"2024-01-01": 1, "2024-04-01": 0}
+    # ... then ACLED reports it on 2 April: ACLED's record represents the event, which moves to Q2.
+    ingest_file(con, write_csv(tmp_path / "a.csv", [acled_row(event_date="2024-04-02", timestamp="1712100000")]),
+                "acled", as_of=dt.date(2024, 6, 30))
+    result = refresh(con, dt.date(2024, 6, 30), watched=["PAK"])
+    assert result.indicators.mode == "incremental" and links(con) == {"ucdp:7": "acled:PAK140001"}
+    # Q1 no longer holds an event (the series now starts in Q2); without the link's dates in the refresh
+    # scope Q1 would keep its old 1 and the attack would count twice.
+    assert quarters().get("2024-01-01", 0) == 0 and quarters()["2024-04-01"] == 1
