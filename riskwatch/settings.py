@@ -98,7 +98,8 @@ class Settings:
     @property
     def batch_limits(self) -> dict[str, Any]:
         """Batch-level ingest checks' thresholds ([validation])."""
-        return {k: self.get(f"validation.{k}") for k in ("max_row_drop", "null_min_rows", "null_min_filled")}
+        return {k: self.get(f"validation.{k}") for k in ("max_row_drop", "null_min_rows", "null_min_filled",
+                                                          "min_share_ratio")}
 
     @property
     def mail_from(self) -> str:

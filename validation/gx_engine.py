@@ -1,7 +1,7 @@
 """Validate pandas frames with Great Expectations 1.x from declarative checks.
 
-Row rules belong in DuckDB SQL as boolean flag columns (COALESCEd to FALSE: GX's column-map
-expectations skip NULLs); GX validates those narrow frames. GX is imported lazily (~2.5 s).
+Used for small computed frames (batch-level numbers at ingest, freshness ages); rules over warehouse
+tables run on GX's SQL engine instead (gx_sql). GX is imported lazily (~2.5 s).
 When GX cannot *evaluate* an expectation it reports success=False with the cause in
 ``exception_info``; we raise ValidationError instead, so a broken check is never a data failure.
 """

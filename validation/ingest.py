@@ -100,13 +100,18 @@ def _batch_numbers(con, batch: StagedBatch, run, null_min_filled: float, null_mi
         [run.source, run.run_id, batch.path.name],
     ).fetchone()
     ratio = run.rows_read / previous[2] if previous and previous[2] else None
-    return {"rejected": run.rejected / run.rows_read if run.rows_read else 0.0, "ratio": ratio,
+    shares = {}
+    for what, col in (("coordinates", "latitude"), ("fatalities", "fatalities")):
+        b, h = (x[1 + cols.index(col)] / x[0] if x[0] >= null_min_rows else None for x in (staged, held))
+        shares[what] = b / h if b is not None and h else None
+    return {"shares": shares, "rejected": run.rejected / run.rows_read if run.rows_read else 0.0, "ratio": ratio,
             "previous": previous, "empty": empty, "staged": staged[0], "held": held[0]}
 
 
 def check_batch(
     con, batch: StagedBatch, run: IngestResult, *, max_reject_fraction: float, max_row_drop: float,
-    null_min_filled: float, null_min_rows: int, rows: RowVerdict, as_of: dt.date | None = None,
+    null_min_filled: float, null_min_rows: int, rows: RowVerdict, min_share_ratio: float = 0.5,
+    as_of: dt.date | None = None,
     vocabulary: dict[str, list[str]] | None = None, mapping_dirs: list[Path] | None = None,
 ) -> list[CheckResult]:
     """Store the row rules' results (`rows`), validate the batch with GX, store those (suite 'incidents').
@@ -120,7 +125,8 @@ def check_batch(
     n = _batch_numbers(con, batch, run, null_min_filled, null_min_rows)
     prev = n["previous"]
     batch_frame = pd.DataFrame({"rejected_fraction": [n["rejected"]],
-                                "rows_vs_previous_export": [n["ratio"]], "columns_suddenly_null": [len(n["empty"])]},
+                                "rows_vs_previous_export": [n["ratio"]], "columns_suddenly_null": [len(n["empty"])],
+                                **{f"{what}_share_vs_source": [n["shares"][what]] for what in n["shares"]}},
                                dtype=float)
     batch_level = [
         Check("rejected_fraction", "expect_column_values_to_be_between",
@@ -133,6 +139,11 @@ def check_batch(
               {"column": "columns_suddenly_null", "max_value": 0},
               description=f"canonical columns empty in a batch of >= {null_min_rows} rows but filled in "
                           f">= {null_min_filled:.0%} of the source's current incidents"),
+        *(Check(f"{what}_share_vs_source", "expect_column_values_to_be_between",
+                {"column": f"{what}_share_vs_source", "min_value": min_share_ratio}, "warning",
+                f"share of the batch's events with {what} / the source's current share (NULL: fewer than "
+                f"{null_min_rows} rows on either side). Warning: a collapse means a changed export, not a refusal")
+          for what in n["shares"]),
     ]
     try:
         results = [*rows.results, *_gx_checks(con, batch, vocabulary)]
@@ -150,6 +161,9 @@ def check_batch(
         f"filled in >= {null_min_filled:.0%} of {run.source}'s {n['held']} current incidents: a changed export "
         f"format? Nothing loaded.",
         "unique_ids_loaded": f"{path}: some source_event_id would be loaded twice; nothing loaded.",
+        **{f"{what}_share_vs_source": f"share of events with {what} is {share:.0%} of {run.source}'s current share "
+           f"(warning below {min_share_ratio:.0%}): a changed export?" for what, share in n["shares"].items()
+           if share is not None},
     }
     label = f"{path.name} (ingest run {run.run_id})"
     for r in results:

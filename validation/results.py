@@ -1,4 +1,5 @@
-"""Validation results: GX runs held to what SQL counted, annotated, stored in validation_runs/_results."""
+"""Validation results: GX runs on small frames held to what SQL counted, annotated, stored in
+validation_runs/_results."""
 
 from __future__ import annotations
 
@@ -9,11 +10,6 @@ import pandas as pd
 
 from validation import gx_engine
 from validation.gx_engine import Check, CheckResult, ValidationError
-
-
-def flag_check(name: str, column: str, severity: str = "critical", description: str = "") -> Check:
-    return Check(name, "expect_column_values_to_be_in_set", {"column": column, "value_set": [True]},
-                 severity, description)
 
 
 def validate(suite: str, frame: pd.DataFrame, checks: list[Check], expected: dict[str, int]) -> list[CheckResult]:

@@ -22,6 +22,7 @@ from validation.freshness import check_freshness, freshness_expectations
 from validation.gx_engine import CheckResult, ValidationError, import_gx, json_safe
 from validation.gx_sql import validate_table
 from validation.indicator_checks import SUITE_PREFIX, check_indicators
+from validation.meaning import check_meaning
 from validation.results import annotate, store_run
 from warehouse.db import transaction
 
@@ -100,6 +101,7 @@ def run_validation(con, as_of: dt.date, settings: Settings) -> ValidationSummary
             except ValidationError as exc:
                 by_suite[SUITE_PREFIX + name] = [_error_result(SUITE_PREFIX + name, exc, indicator=name)]
     for suite, run in (("incidents", lambda: check_incidents(con, as_of)),
+                       ("meaning", lambda: check_meaning(con, as_of)),
                        ("freshness", lambda: check_freshness(con, as_of, freshness_expectations(settings))),
                        ("coverage", lambda: check_coverage_ended(con, as_of))):
         try:

@@ -50,6 +50,7 @@ def test_bundled_samples_pass_every_check_and_results_are_stored(con, monkeypatc
     assert {r.check_name for r in returned} == set(results)
     assert "event_type_in_vocabulary" in results and "expect_column_values_to_be_between(latitude)" in results
     assert {"rejected_fraction", "rows_vs_previous_export", "columns_suddenly_null", "unique_ids_loaded",
+            "coordinates_share_vs_source",
             "expect_column_pair_values_a_to_be_greater_than_b(date_end)"} <= set(results)
     assert all(ok for ok, *_ in results.values()), results
     assert all(indicator is None and message.startswith(f"{path.name} (ingest run {run.run_id})")
@@ -221,3 +222,14 @@ def test_check_batch_uses_the_as_of_it_is_given(con, tmp_path, monkeypatch):
     assert stored(con)["expect_column_values_to_be_between(event_date)"][:3] == (False, "warning", 1)
     assert con.execute("SELECT as_of FROM validation_runs").fetchall() == [(AS_OF,)]
 
+
+
+def test_a_collapsed_share_of_events_with_coordinates_is_a_warning_and_loads(con, tmp_path):
+    ingest_file(con, write_csv(tmp_path / "jan.csv", rows(30)), "acled", as_of=AS_OF)
+    batch = rows(5, "NEW") + rows(20, "NOLOC", latitude="", longitude="")
+    run = ingest_file(con, write_csv(tmp_path / "feb.csv", batch), "acled", as_of=AS_OF)
+    assert (run.inserted, run.rejected) == (25, 0)
+    got = stored(con)
+    ok, severity, _, _, message = got["coordinates_share_vs_source"]
+    assert (ok, severity) == (False, "warning") and "share of events with coordinates is 20%" in message
+    assert got["fatalities_share_vs_source"][0] is True
