@@ -128,7 +128,7 @@ def _judged(con, defs, start: dt.date, end: dt.date, watched: list[str]) -> dict
     out = {}
     for d in defs.values():
         for rule in parse_rules(d):
-            where = f"AND list_contains($watched, {series_target_sql()})" if rule.series_in_watched else ""
+            where = f"AND list_has_any($watched, {series_target_sql()})" if rule.series_in_watched else ""
             for series, n in con.execute(
                     f"SELECT series, count(*) FROM indicator_value_rows WHERE indicator = $ind AND grain = $grain "
                     f"AND value IS NOT NULL AND period_start >= $start AND period_end <= $end {where} GROUP BY 1",

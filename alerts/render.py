@@ -67,6 +67,10 @@ def explain(rule: dict) -> str:
         return f"not judged: {rule['note']}"
     if rule["type"] == "static":
         text = f"value {value} vs threshold {thr}"
+    elif rule["type"] == "surge" and params.get("baseline") == "median":
+        text = (f"value {value} vs median {fmt(rule['baseline'] or 0.0)} of the previous {rule['periods_used']} "
+                f"periods + {fmt(params.get('z'))} x spread (at least {fmt(params.get('min_count'))}): "
+                f"threshold {thr}")
     elif rule["type"] == "surge":
         text = (f"value {value} vs {fmt(params.get('k'))} x mean {fmt(rule['baseline'] or 0.0)} of the previous "
                 f"{rule['periods_used']} periods (at least {fmt(params.get('min_count'))}): threshold {thr}")

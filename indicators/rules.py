@@ -5,8 +5,15 @@ value >= threshold. A firing alert keeps firing while value >= `clear_threshold`
 defaults to the firing threshold. What `clear:` means per type:
 - static:     threshold = `threshold`; `clear` is a value (resolve when value < clear).
 - surge:      threshold = max(k x mean, min_count); `clear` is a multiplier (resolve when value < clear x mean).
+              With `baseline: median` (robust, the bundled default): threshold = max(median + z x spread,
+              min_count), spread = max(1.4826 x MAD, sqrt(max(median, 1))) of the previous n periods: one
+              extreme week neither inflates the baseline nor hides the next surge, and the Poisson-like floor
+              sqrt(median) keeps a steady series from alerting on +1; `clear` is a z.
 - rare_count: threshold = max(min_count, the smallest count whose Poisson upper tail under the trailing
               mean is < p); `clear` is a probability (resolve when the tail is >= clear).
+Cool-down (`cooldown: N`, any type): a breach within N periods after the rule's previous breach on the
+same series continues that episode and raises no new alert (judged on the values, so the same in live
+runs, backfills and the backtest).
 "mean" is the mean of the previous n periods of the series; they are always complete (only the
 latest period can be open), and the SQL window functions compute it with the trailing values.
 
@@ -21,6 +28,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import math
+import statistics
 from dataclasses import dataclass, field
 
 import duckdb
@@ -32,7 +40,8 @@ SEVERITIES = ("warning", "critical")
 MEAN_FLOOR_EVENTS = 0.1
 TRAILING = 12          # periods kept for the chart and the report
 _KEYS = {"name", "type", "grain", "severity", "threshold", "clear", "k", "n", "p", "min_count", "min_periods",
-         "series_in_watched", "title", "budget"}
+         "series_in_watched", "title", "budget", "baseline", "z", "cooldown"}
+MAD_SCALE = 1.4826     # MAD x this estimates the standard deviation of normal data
 
 
 @dataclass(frozen=True)
@@ -51,6 +60,9 @@ class Rule:
     series_in_watched: bool = False
     title: str = ""                 # what analysts read in emails and the backtest ("2+ attacks in a quarter")
     budget: float | None = None     # alerts per year per series this rule may raise (the backtest marks overruns)
+    baseline: str = "mean"          # surge: mean (k x mean) | median (median + z x spread)
+    z: float | None = None
+    cooldown: int = 0               # periods after a breach in which another breach raises no new alert
 
 
 def parse_rules(definition: Definition) -> list[Rule]:
@@ -69,7 +81,11 @@ def parse_rules(definition: Definition) -> list[Rule]:
             raise fail("a unique name is required")
         if kind not in TYPES or spec.get("severity") not in SEVERITIES or grain not in definition.grains:
             raise fail(f"type must be one of {TYPES}, severity one of {SEVERITIES}, grain one of {definition.grains}")
-        need = {"static": ("threshold",), "surge": ("k", "n"), "rare_count": ("p", "n")}[kind]
+        robust = kind == "surge" and spec.get("baseline") == "median"
+        if spec.get("baseline", "mean") not in ("mean", "median") or (kind != "surge" and "baseline" in spec):
+            raise fail("baseline must be mean or median, and only on a surge rule")
+        need = {"static": ("threshold",), "surge": ("z", "n") if robust else ("k", "n"),
+                "rare_count": ("p", "n")}[kind]
         if any(not isinstance(spec.get(key), int | float) or spec[key] <= 0 for key in need):
             raise fail(f"{kind} needs positive {', '.join(need)}")
         n = int(spec.get("n", 4))
@@ -79,8 +95,11 @@ def parse_rules(definition: Definition) -> list[Rule]:
                     threshold=spec.get("threshold"), clear=spec.get("clear"), k=spec.get("k"), n=n, p=spec.get("p"),
                     min_count=spec.get("min_count", 1), min_periods=min_periods,
                     series_in_watched=bool(spec.get("series_in_watched", False)),
-                    title=str(spec.get("title") or ""), budget=spec.get("budget"))
-        fire = {"static": rule.threshold, "surge": rule.k, "rare_count": rule.p}[kind]
+                    title=str(spec.get("title") or ""), budget=spec.get("budget"),
+                    baseline="median" if robust else "mean", z=spec.get("z"), cooldown=spec.get("cooldown", 0))
+        if not isinstance(rule.cooldown, int) or rule.cooldown < 0:
+            raise fail(f"cooldown must be a whole number of periods >= 0, got {rule.cooldown!r}")
+        fire = {"static": rule.threshold, "surge": rule.z if robust else rule.k, "rare_count": rule.p}[kind]
         if rule.clear is not None and (rule.clear > fire if kind != "rare_count" else rule.clear < fire):
             raise fail(f"clear {rule.clear} would resolve a firing alert before it could fire ({fire})")
         if rule.budget is not None and (not isinstance(rule.budget, int | float) or rule.budget <= 0):
@@ -103,7 +122,7 @@ class Candidate:
     period_end: dt.date
     rule: Rule
     value: float
-    baseline: float | None          # mean of the previous (up to) n periods
+    baseline: float | None          # mean (surge with baseline: median: median) of the previous (up to) n periods
     periods_used: int               # how many previous periods the baseline has
     threshold: float | None         # None: not judged (too little history)
     clear_threshold: float | None
@@ -111,10 +130,15 @@ class Candidate:
     in_window: bool                 # the current period or the last complete one
     trailing: list[tuple[dt.date, float]] = field(default_factory=list)
     note: str = ""
+    cooled: bool = False            # over the threshold, but within the cool-down of the previous breach
+
+    @property
+    def over(self) -> bool:
+        return self.threshold is not None and self.value >= self.threshold
 
     @property
     def breached(self) -> bool:
-        return self.threshold is not None and self.value >= self.threshold
+        return self.over and not self.cooled
 
     @property
     def holds(self) -> bool:
@@ -171,13 +195,30 @@ def rare_threshold(mu: float, p: float) -> int:
     return k
 
 
-def judge(rule: Rule, value: float, baseline: float | None, periods_used: int) -> tuple:
+def baseline_of(rule: Rule, previous: list[float]) -> tuple[float | None, float | None]:
+    """(baseline, MAD) of the previous values as the rule reads them: median and MAD for a robust surge,
+    the mean otherwise (the SQL window in _evaluate computes the same)."""
+    previous = [v for v in previous if v is not None]    # uncovered periods are no baseline
+    if not previous:
+        return None, None
+    if rule.baseline != "median":
+        return sum(previous) / len(previous), None
+    med = statistics.median(previous)
+    return med, statistics.median(abs(v - med) for v in previous)
+
+
+def judge(rule: Rule, value: float, baseline: float | None, periods_used: int, mad: float | None = None) -> tuple:
     """(threshold, clear_threshold, p_value, note) of one rule on one value."""
     if periods_used < rule.min_periods:
         return None, None, None, f"needs {rule.min_periods} previous periods, has {periods_used}"
     mean = baseline or 0.0
     if rule.type == "static":
         return rule.threshold, rule.threshold if rule.clear is None else rule.clear, None, ""
+    if rule.type == "surge" and rule.baseline == "median":
+        spread = max(MAD_SCALE * (mad or 0.0), math.sqrt(max(mean, 1.0)))
+        clear_z = rule.z if rule.clear is None else rule.clear
+        return (max(mean + rule.z * spread, rule.min_count), max(mean + clear_z * spread, rule.min_count), None,
+                f"median {mean:g}, spread {spread:.3g}")
     if rule.type == "surge":
         clear_k = rule.k if rule.clear is None else rule.clear
         return max(rule.k * mean, rule.min_count), max(clear_k * mean, rule.min_count), None, ""
@@ -217,28 +258,41 @@ def _evaluate(con, indicator: str, rule: Rule, as_of: dt.date, watched: list[str
     assert rule.grain in GRAINS  # parse_rules checked it; the window sizes below are interpolated ints
     n, history, keep = max(rule.n, 1), max(rule.n, rule.min_periods, 1), max(TRAILING, rule.n + 1)
     watched_sql = f"AND list_has_any($watched, {series_target_sql()})" if rule.series_in_watched else ""
+    center = "median(value) OVER w" if rule.baseline == "median" else "avg(value) OVER w"
+    # A cool-down needs the breaches of the periods before the judged ones: fetch those rows too.
+    look = rule.cooldown + 2 if rule.cooldown else 0
     rows = con.execute(
         f"SELECT series, period_start, period_end, value, baseline, periods_used, trail_p, trail_v, "
-        f"period_start IN (latest, latest_complete) AS in_window FROM ("
-        f"  SELECT *, avg(value) OVER w AS baseline, count(value) OVER h AS periods_used, "
+        f"period_start IN (latest, latest_complete) AS in_window, mad, pos, "
+        f"(period_start IN (latest, latest_complete) OR ($all AND value > 0)) AND period_start >= $since AS wanted "
+        f"FROM ("
+        f"  SELECT *, {center} AS baseline, mad(value) OVER w AS mad, count(value) OVER h AS periods_used, "
         f"  list(period_start) OVER t AS trail_p, list(value) OVER t AS trail_v, "
-        f"  max(period_start) OVER s AS latest, "
+        f"  row_number() OVER o AS pos, count(*) OVER s AS total, max(period_start) OVER s AS latest, "
         f"  max(period_start) FILTER (WHERE period_end <= $as_of) OVER s AS latest_complete "
         f"  FROM {values} WHERE indicator = $ind AND grain = $grain AND period_start <= $as_of "
         f"  {watched_sql} "
-        f"  WINDOW s AS (PARTITION BY series), "
+        f"  WINDOW s AS (PARTITION BY series), o AS (PARTITION BY series ORDER BY period_start), "
         f"  w AS (PARTITION BY series ORDER BY period_start ROWS BETWEEN {n} PRECEDING AND 1 PRECEDING), "
         f"  h AS (PARTITION BY series ORDER BY period_start ROWS BETWEEN {history} PRECEDING AND 1 PRECEDING), "
         f"  t AS (PARTITION BY series ORDER BY period_start ROWS BETWEEN {keep - 1} PRECEDING AND CURRENT ROW)"
-        f") WHERE (period_start IN (latest, latest_complete) OR ($all AND value > 0)) AND value IS NOT NULL "
-        f"AND period_start >= $since ORDER BY series, period_start",
+        f") WHERE value IS NOT NULL AND (period_start IN (latest, latest_complete) OR ($all AND value > 0) "
+        f"OR ($look > 0 AND value > 0 AND pos > total - $look)) "
+        f"ORDER BY series, period_start",
         {"ind": indicator, "grain": rule.grain, "as_of": as_of, "all": all_periods, "since": since or dt.date.min,
-         **({"watched": list(watched)} if rule.series_in_watched else {})},
+         "look": look, **({"watched": list(watched)} if rule.series_in_watched else {})},
     ).fetchall()
-    out = []
-    for series, start, end, value, baseline, used, trail_p, trail_v, in_window in rows:
+    out, last = [], {}
+    for series, start, end, value, baseline, used, trail_p, trail_v, in_window, mad, pos, wanted in rows:
         # With min_periods < n, a series younger than n periods averages the history it has.
-        threshold, clear, p_value, note = judge(rule, value, baseline, used)
-        out.append(Candidate(indicator, series, rule.grain, start, end, rule, value, baseline, used, threshold,
-                             clear, p_value, bool(in_window), list(zip(trail_p, trail_v, strict=True)), note))
+        threshold, clear, p_value, note = judge(rule, value, baseline, used, mad)
+        c = Candidate(indicator, series, rule.grain, start, end, rule, value, baseline, used, threshold, clear,
+                      p_value, bool(in_window), list(zip(trail_p, trail_v, strict=True)), note)
+        if c.over:
+            c.cooled = series in last and pos - last[series] <= rule.cooldown
+            if c.cooled:
+                c.note = f"cool-down: {pos - last[series]} period(s) after the previous breach"
+            last[series] = pos
+        if wanted:
+            out.append(c)
     return out

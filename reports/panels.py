@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from indicators.coverage import sources_sql
 from indicators.definitions import Definition
 from indicators.periods import period_start, shift
-from indicators.rules import Rule, judge, parse_rules
+from indicators.rules import Rule, baseline_of, judge, parse_rules
 from reports.data import Week
 from warehouse.db import rows
 
@@ -44,6 +44,9 @@ def describe_rule(rule: dict) -> str:
     if kind == "static":
         scope = " (series into a watched country)" if rule.get("series_in_watched") else ""
         return f"{sev}: {rule.get('threshold')} or more per {grain}{scope}"
+    if kind == "surge" and rule.get("baseline") == "median":
+        return (f"{sev}: more than {rule.get('z')} spreads above the median of the previous {rule.get('n', 4)} "
+                f"{grain}s (robust) and at least {rule.get('min_count', 0)}")
     if kind == "surge":
         return (f"{sev}: at least {rule.get('k', 2)}x the mean of the previous {rule.get('n', 4)} {grain}s "
                 f"and at least {rule.get('min_count', 0)}")
@@ -86,7 +89,8 @@ def _surge_line(full: dict[dt.date, float], periods: list[dt.date], rule: Rule) 
             continue
         prev = [full[q] for q in keys[max(0, i - rule.n):i] if full[q] is not None]
         used = sum(full[q] is not None for q in keys[max(0, i - history):i])
-        out.append(judge(rule, full[p], sum(prev) / len(prev) if prev else None, used)[0])
+        center, mad = baseline_of(rule, prev)
+        out.append(judge(rule, full[p], center, used, mad)[0])
     return out
 
 

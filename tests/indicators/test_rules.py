@@ -167,7 +167,75 @@ def test_the_bundled_definitions_parse():
     ({**STATIC, "grain": "week"}, "grain one of"),
     ({**SURGE, "k": 0}, "needs positive k, n"),
     ({**RARE, "p": 2}, "between 0 and 1"),
+    ({**SURGE, "baseline": "median"}, "needs positive z, n"),
+    ({**SURGE, "baseline": "trimmed"}, "baseline must be mean or median"),
+    ({**STATIC, "baseline": "median"}, "only on a surge rule"),
+    ({**STATIC, "cooldown": -1}, "cooldown must be a whole number"),
+    ({**STATIC, "budget": 0}, "budget must be a positive number"),
 ])
 def test_broken_rules_fail_loudly(spec, message):
     with pytest.raises(DefinitionError, match=message):
         parse_rules(definition(spec))
+
+
+ROBUST = {"name": "robust", "type": "surge", "baseline": "median", "grain": "month", "severity": "warning", "z": 3,
+          "n": 12, "min_count": 8, "min_periods": 8}
+
+
+def test_robust_surge_is_not_blinded_by_one_extreme_period(con):
+    """One 40 among 3s: 2 x the mean of 4 sets the bar at 24.5 and misses a 12; median + 3 spreads does not."""
+    history = [3, 4, 2, 3, 5, 3, 4, 3, 2, 40, 3, 4]
+    put_values(con, [*history, 12])
+    robust = judged(con, definition(ROBUST))[("PAK", dt.date(2024, 11, 1), "robust")]
+    # median 3, MAD 1 -> spread max(1.4826, sqrt(3)) = 1.732; 3 + 3 x 1.732 = 8.2
+    assert robust.baseline == 3 and robust.threshold == pytest.approx(3 + 3 * math.sqrt(3)) and robust.breached
+    mean_rule = judged(con, definition({**SURGE, "name": "mean"}))[("PAK", dt.date(2024, 11, 1), "mean")]
+    assert mean_rule.threshold == pytest.approx(2 * (2 + 40 + 3 + 4) / 4) and not mean_rule.breached
+    # min_count is a floor: the same jump on a quiet series (median 1) does not alert below 8.
+    con.execute("DELETE FROM indicator_value_rows")
+    put_values(con, [1] * 12 + [7])
+    quiet = judged(con, definition(ROBUST))[("PAK", dt.date(2024, 11, 1), "robust")]
+    assert quiet.threshold == 8 and not quiet.breached
+
+
+def test_robust_threshold_matches_the_report_helper():
+    from indicators.rules import Rule, baseline_of, judge
+
+    rule = Rule(name="r", type="surge", grain="week", severity="warning", baseline="median", z=3, n=12,
+                min_count=8)
+    center, mad = baseline_of(rule, [3, 4, 2, 3, 5, 3, 4, 3, 2, 40, 3, 4, None])
+    assert (center, mad) == (3, 1)
+    assert judge(rule, 12, center, 12, mad)[0] == pytest.approx(3 + 3 * math.sqrt(3))
+
+
+COOL = {**STATIC, "name": "cool", "cooldown": 2}
+
+
+def test_cooldown_makes_a_run_of_breaches_one_alert(con):
+    # Jan..Nov 2024: breaches in Feb, Mar, Apr (one run), then Aug after a gap of 3 months (a new alert).
+    put_values(con, [0, 2, 1, 3, 0, 0, 0, 1, 0, 0, 0])
+    found = evaluate_rules(con, {"test_indicator": definition(COOL)}, AS_OF, ["PAK"], all_periods=True)
+    alerts = [c.period_start.month for c in found if c.breached]
+    assert alerts == [2, 8]
+    cooled = [c for c in found if c.over and not c.breached]
+    assert [c.period_start.month for c in cooled] == [3, 4] and "cool-down" in cooled[0].note
+    # Live runs judge only the window, yet see the breaches before it: Oct breached, Nov is cooled.
+    con.execute("DELETE FROM indicator_value_rows")
+    put_values(con, [0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1])
+    live = judged(con, definition(COOL))
+    assert live[("PAK", dt.date(2024, 10, 1), "cool")].breached
+    assert live[("PAK", dt.date(2024, 11, 1), "cool")].cooled
+
+
+def test_uncovered_periods_are_never_judged(con):
+    """A NULL value (no source covers the period, once indicator_values has coverage) is not an alert
+    and not part of a baseline."""
+    try:
+        con.execute("ALTER TABLE indicator_value_rows ALTER COLUMN value DROP NOT NULL")
+    except Exception:   # noqa: BLE001 - a schema where the column is already nullable
+        pass
+    put_values(con, [5, 5, 5, 5, 0, 0])
+    con.execute("UPDATE indicator_value_rows SET value = NULL WHERE period_start = DATE '2024-10-01'")
+    found = judged(con, definition(STATIC), all_periods=True)
+    assert dt.date(2024, 10, 1) not in {c.period_start for c in found.values()}
+    assert len(found) == 5          # the other periods with a value are judged
