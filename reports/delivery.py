@@ -7,9 +7,11 @@ text summary for clients without HTML, and the report as PDF attached when Chrom
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import hashlib
 import logging
+import re
 from pathlib import Path
 
 import duckdb
@@ -24,6 +26,7 @@ from riskwatch.settings import Settings
 from warehouse.redact import redact
 
 log = logging.getLogger(__name__)
+_DATA_URI = re.compile(r'src="data:image/(png|jpeg);base64,([A-Za-z0-9+/=]+)"')
 
 
 def _text_body(r: ReportResult) -> str:
@@ -81,7 +84,14 @@ def email_html(r: ReportResult) -> tuple[str, list[tuple[str, bytes, str]]]:
     if week_map and week_map.get("png"):       # mail clients block data: URIs: the map is a cid: part too
         images.append(("map@riskwatch.report", week_map["png"], "image/png"))
         week_map = {**week_map, "uri": "cid:map@riskwatch.report"}
-    return weekly.render({**r.context, "panels": shown, "map": week_map}), images
+    html = weekly.render({**r.context, "panels": shown, "map": week_map})
+    # Any other image the report embeds as a data: URI becomes a part too: Gmail and Outlook drop data: images.
+    def to_cid(m: re.Match) -> str:
+        cid = f"image-{len(images) + 1}@riskwatch.report"
+        images.append((cid, base64.b64decode(m.group(2)), f"image/{m.group(1)}"))
+        return f'src="cid:{cid}"'
+
+    return _DATA_URI.sub(to_cid, html), images
 
 
 def _pdf_for(con: duckdb.DuckDBPyConnection, r: ReportResult, settings: Settings) -> Path | None:

@@ -34,6 +34,7 @@ def check_cids(msg: EmailMessage) -> tuple[str, dict[str, bytes]]:
     for cid in wanted:
         assert images[cid][:8] == b"\x89PNG\r\n\x1a\n", f"{cid} is not a PNG"
     assert "<svg" not in html.lower()
+    assert not re.search(r"""\bsrc\s*=\s*["']?data:""", html), "a data: image (mail clients drop them)"
     assert not re.search(r"""\bsrc\s*=\s*["']?(https?:)?//""", html), "the HTML loads something from outside"
     return html, images
 
