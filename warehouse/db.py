@@ -183,7 +183,12 @@ def connect(
         if replayed:
             # DuckDB replayed a WAL a crash left behind; a write plus CHECKPOINT makes that state durable
             # in the file before recovery judges it.
-            con.execute("CREATE TABLE _wal_replayed (i INTEGER); DROP TABLE _wal_replayed; CHECKPOINT")
+            # A .wal beside the file can also belong to another connection of this same process (one DuckDB
+            # instance per file and process): then nothing was replayed and its open transaction must stay.
+            try:
+                con.execute("CREATE TABLE _wal_replayed (i INTEGER); DROP TABLE _wal_replayed; CHECKPOINT")
+            except duckdb.TransactionException:
+                pass
         _clear_stale_spill(Path(f"{target}.tmp") if not temp_directory else Path(temp_directory))
         apply_migrations(con)
         if recover:
