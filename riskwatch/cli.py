@@ -237,7 +237,7 @@ def sql(settings: Settings, query: str | None, fmt: str) -> None:
         _print_query(con, query, fmt, fail=True)
         return
     if not sys.stdin.isatty():
-        code = sql_prompt.script(con, sys.stdin.read(), fmt, _sql_error)
+        code = sql_prompt.script(con, sys.stdin, fmt, _sql_error)
         if code:
             raise SystemExit(code)
         return

@@ -13,7 +13,7 @@ import shutil
 import sys
 import textwrap
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 import click
@@ -151,25 +151,15 @@ def interactive(con: duckdb.DuckDBPyConnection, fmt: str, banner: str,
             click.echo(f"error: {error_text(exc)}", err=True)
 
 
-def script(con: duckdb.DuckDBPyConnection, text: str, fmt: str, error_text: Callable[[Exception], str]) -> int:
-    """Run a piped script statement by statement (dot commands on their own lines). A failing statement is
-    reported with its line and the script goes on (every statement is a read: none depends on another's
-    effect); the exit code is 1 when any statement failed, else 0."""
+def script(con: duckdb.DuckDBPyConnection, lines: str | Iterable[str], fmt: str,
+           error_text: Callable[[Exception], str]) -> int:
+    """Run a piped script statement by statement (dot commands on their own lines), each as soon as its
+    last line arrives, so a program driving the prompt through a pipe sees each answer before it sends the
+    next. A failing statement is reported with its line and the script goes on (every statement is a read:
+    none depends on another's effect); the exit code is 1 when any statement failed, else 0."""
     state = {"fmt": fmt}
     failed = 0
-    buffer: list[str] = []
-    chunks: list[tuple[int, str]] = []
-    for number, line in enumerate(text.splitlines(), 1):
-        if not buffer and line.strip().startswith("."):
-            chunks.append((number, line.strip()))
-            continue
-        buffer.append(line)
-        if line.rstrip().endswith(";"):
-            chunks.append((number - len(buffer) + 1, "\n".join(buffer)))
-            buffer = []
-    if "\n".join(buffer).strip():
-        chunks.append((len(text.splitlines()) - len(buffer) + 1, "\n".join(buffer)))
-    for line_no, chunk in chunks:
+    for line_no, chunk in _chunks(lines.splitlines() if isinstance(lines, str) else lines):
         if chunk.strip() in (".quit", ".exit"):
             break
         try:
@@ -183,4 +173,24 @@ def script(con: duckdb.DuckDBPyConnection, text: str, fmt: str, error_text: Call
         except (duckdb.Error, ValueError) as exc:
             click.echo(f"error: line {line_no}: {error_text(exc)}", err=True)
             failed += 1
+        sys.stdout.flush()
     return 1 if failed else 0
+
+
+def _chunks(lines: Iterable[str]) -> Iterator[tuple[int, str]]:
+    """(first line number, text) of each statement (ending with `;`) or dot command, as each completes."""
+    buffer: list[str] = []
+    start = 1
+    for number, raw in enumerate(lines, 1):
+        line = raw.rstrip("\r\n")
+        if not buffer and line.strip().startswith("."):
+            yield number, line.strip()
+            continue
+        if not buffer:
+            start = number
+        buffer.append(line)
+        if line.rstrip().endswith(";"):
+            yield start, "\n".join(buffer)
+            buffer = []
+    if "\n".join(buffer).strip():
+        yield start, "\n".join(buffer)
