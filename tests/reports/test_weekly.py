@@ -255,8 +255,10 @@ def test_email_sent_once_per_file_version(warehouse):
     # The report is the HTML body (charts inline, tests/publish/test_email_client.py), not an attachment.
     assert "Weekly report" in msg.get_body(("html",)).get_content()
     assert all(a.get_content_type() != "text/html" for a in msg.iter_attachments())
-    status = con.execute("SELECT email_status, message_id FROM reports WHERE report_id = ?",
-                         [first.report_id]).fetchone()
+    # fetchall, not fetchone: a partly fetched result keeps its transaction open, and the next test's CLI
+    # (same DuckDB instance) could then not CHECKPOINT.
+    [status] = con.execute("SELECT email_status, message_id FROM reports WHERE report_id = ?",
+                           [first.report_id]).fetchall()
     assert status == ("sent", msg["Message-ID"])
 
 
