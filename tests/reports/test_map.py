@@ -85,5 +85,5 @@ def test_vendored_borders_are_small_and_attributed():
     assert {u.iso3 for u in b.admin1} == set(WATCHED)
     assert b.admin1_of("PAK", "Balochistan Province").name == "Balochistan"
     assert b.admin1_of("PAK", "Federally Administered Tribal Areas").name == "Khyber Pakhtunkhwa"   # merged 2018
-    assert b.admin1_of("IRN", "Tehran").name == "Tehran"               # not Alborz (a v4.1.0 alternate name)
+    assert b.admin1_of("IRN", "Tehran").name == "Tehran"               # not Alborz (a Natural Earth alternate name)
     assert b.admin1_of("PAK", "Atlantis") is None
