@@ -64,9 +64,11 @@ def delimiter_of(text: str) -> str:
 
 
 def _json_header(path: Path) -> list[str]:
+    # A private in-memory connection: DuckDB's module-level default connection is shared with any other code
+    # in the process, and one failed statement there would fail this read too.
     try:
-        rows = duckdb.sql(f"SELECT * FROM read_json({_path_literal(path)}, sample_size=-1) LIMIT 0")
-        return list(rows.columns)
+        with duckdb.connect() as con:
+            return list(con.sql(f"SELECT * FROM read_json({_path_literal(path)}, sample_size=-1) LIMIT 0").columns)
     except duckdb.Error as exc:
         raise IngestRefused(f"{path}: not valid JSON records ({str(exc).splitlines()[0]})") from exc
 

@@ -77,6 +77,7 @@ def open_snapshot(warehouse: str | Path) -> tuple[duckdb.DuckDBPyConnection, str
     wh = Path(warehouse)
     if not wh.is_file():
         raise db.WarehouseMissing(f"no warehouse at {wh}: run `riskwatch ingest` or `riskwatch demo` first")
+    db.ensure_duckdb_file(wh)       # never copy a CSV (or anything else) into a "snapshot"
     snap = snapshot_path(wh)
     writing = False
     if _stale(wh, snap):

@@ -179,7 +179,8 @@ def test_incremental_refresh_recomputes_the_period_an_event_leaves_when_a_new_re
                                       end="2024-04-02", date_prec="2", deaths="3", adm_1="Sindh Province",
                                       adm_2="Karachi District")])
     refresh(con, dt.date(2024, 6, 30), watched=["PAK"])
-    assert quarters() == {"2024-01-01": 1, "2024-04-01": 0}
+    # Q2: no data (None), not 0 — the UCDP mapping declares coverage to 2019, widened only to this event's dates.
+    assert quarters() == {"2024-01-01": 1, "2024-04-01": None}
     # ... then ACLED reports it on 2 April: ACLED's record represents the event, which moves to Q2.
     ingest_file(con, write_csv(tmp_path / "a.csv", [acled_row(event_date="2024-04-02", timestamp="1712100000")]),
                 "acled", as_of=dt.date(2024, 6, 30))
