@@ -377,10 +377,10 @@ def main() -> None:
     try:
         cli(prog_name="riskwatch", standalone_mode=True)
     except (OSError, duckdb.Error) as exc:
-        # Disk full, permissions, an I/O error of DuckDB's: the cause in one line, no traceback.
+        # Raised outside a command's invoke (e.g. while its context closes): the same line Commands gives.
         if os.environ.get("RISKWATCH_DEBUG"):
             raise
-        click.echo(f"error: {os_error_line(exc)}", err=True)
+        click.echo(f"error: {one_line(exc)}", err=True)
         sys.exit(1)
     except Exception as exc:                # no traceback for the analyst; RISKWATCH_DEBUG=1 shows it
         if os.environ.get("RISKWATCH_DEBUG"):
@@ -388,14 +388,6 @@ def main() -> None:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
         click.echo(f"error: {type(exc).__name__}: {first} (RISKWATCH_DEBUG=1 shows the traceback)", err=True)
         sys.exit(1)
-
-
-def os_error_line(exc: BaseException) -> str:
-    """`<path>: <cause>` of an OSError, or the first line of DuckDB's error without its category prefix."""
-    if isinstance(exc, OSError) and exc.strerror:
-        return f"{exc.filename}: {exc.strerror}" if exc.filename else exc.strerror
-    line = (str(exc).splitlines() or [type(exc).__name__])[0]
-    return re.sub(r"^(?:[A-Za-z ]+ Error: )+", "", line)
 
 
 if __name__ == "__main__":
