@@ -27,6 +27,7 @@ from indicators.definitions import Definition, load_definitions
 from indicators.periods import period_label
 from indicators.rules import Candidate, evaluate_rules
 from riskwatch.settings import Settings
+from warehouse import ids
 
 RANK = {"warning": 1, "critical": 2}
 _COUNTS = {"new": "new", "escalation": "escalated", "reminder": "reminded", "resolved": "resolved"}
@@ -147,11 +148,12 @@ def _enqueue(con, defs: dict[str, Definition], settings: Settings, cands: list[C
     domain = parseaddr(settings.mail_from)[1].rpartition("@")[2] or "localhost"
     for (kind, severity, recipients), snaps in emails.items():
         subject = render.subject_for(kind, severity, snaps)
-        nid = con.execute(
-            "INSERT INTO notifications (group_key, kind, severity, recipients, subject, status, created_at, "
-            "message_id, as_of) VALUES (?, ?, ?, ?, ?, 'pending', ?, ?, ?) RETURNING notification_id",
-            [f"{kind}/{severity}/{','.join(recipients)}", kind, severity, ", ".join(recipients), subject, now,
-             make_msgid("riskwatch", domain=domain), as_of]).fetchone()[0]
+        nid = ids.next_id(con, "notifications")
+        con.execute(
+            "INSERT INTO notifications (notification_id, group_key, kind, severity, recipients, subject, status, "
+            "created_at, message_id, as_of) VALUES (?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?)",
+            [nid, f"{kind}/{severity}/{','.join(recipients)}", kind, severity, ", ".join(recipients), subject, now,
+             make_msgid("riskwatch", domain=domain), as_of])
         con.executemany("INSERT INTO notification_items VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", [
             (nid, s["value_key"], s["indicator"], s["series"], s["grain"], s["period_start"], s["severity"],
              [r["alert_id"] for r in s["rules"]], json.dumps(s, default=str)) for s in snaps])

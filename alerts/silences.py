@@ -7,6 +7,7 @@ import datetime as dt
 import duckdb
 
 from indicators.definitions import Definition, load_definitions
+from warehouse import ids
 
 # An alert id is the value's (`alerts` view, emails); one rule's id (alert_rows) is accepted too.
 _BY_ID = ("SELECT {cols} FROM alert_rows WHERE left(sha256(value_key), 12) = ? OR alert_id = ?")
@@ -28,9 +29,9 @@ def silence(con: duckdb.DuckDBPyConnection, matcher: str, until: dt.date, reason
         if indicator not in known:
             raise ValueError(f"{matcher!r} is neither an alert id nor an indicator[/series]")
         row = (indicator, series or None, None)
-    sid = con.execute("INSERT INTO alert_silences (matcher, indicator, series, value_key, until, reason, created_at) "
-                      "VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING silence_id", [matcher, *row, until, reason, now]
-                      ).fetchone()[0]
+    sid = ids.next_id(con, "alert_silences")
+    con.execute("INSERT INTO alert_silences (silence_id, matcher, indicator, series, value_key, until, reason, "
+                "created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", [sid, matcher, *row, until, reason, now])
     return {"silence_id": sid, "indicator": row[0], "series": row[1], "value_key": row[2], "until": until}
 
 

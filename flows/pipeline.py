@@ -27,7 +27,7 @@ def ingest(warehouse: str | None = None, files: list[tuple[str, str]] | None = N
     """Ingest the given (file, source) pairs, or every file in the inbox plus the ACLED API when configured."""
     settings = load_settings(warehouse, config)
     wh = str(settings.warehouse)
-    with writer_lock(wh, timeout=settings.busy_timeout):
+    with writer_lock(wh, timeout=settings.busy_timeout, lake=settings.lake):
         todo = list(files) if files is not None else tasks.inbox_files(settings)
         if files is None:
             pulled = tasks.pull_acled_api(wh, config)
@@ -42,7 +42,7 @@ def refresh(warehouse: str | None = None, as_of: str | None = None, full: bool =
     """Tags, duplicates and indicator values, then the validation suites on them."""
     settings = load_settings(warehouse, config)
     wh, day = str(settings.warehouse), _date(as_of)
-    with writer_lock(wh, timeout=settings.busy_timeout):
+    with writer_lock(wh, timeout=settings.busy_timeout, lake=settings.lake):
         computed = tasks.refresh_indicators(wh, day, full, config)
         checked = tasks.validate(wh, day, config)
     return {"indicators": computed, "validation": checked}
@@ -52,7 +52,7 @@ def refresh(warehouse: str | None = None, as_of: str | None = None, full: bool =
 def alert(warehouse: str | None = None, as_of: str | None = None, dry_run: bool = False,
           config: str | None = None) -> dict:
     settings = load_settings(warehouse, config)
-    with writer_lock(settings.warehouse, timeout=settings.busy_timeout):
+    with writer_lock(settings.warehouse, timeout=settings.busy_timeout, lake=settings.lake):
         return _email_retries(tasks.evaluate_alerts, settings)(str(settings.warehouse), _date(as_of), dry_run, config)
 
 
@@ -60,7 +60,7 @@ def alert(warehouse: str | None = None, as_of: str | None = None, dry_run: bool 
 def weekly_report(warehouse: str | None = None, as_of: str | None = None, email: bool = True,
                   config: str | None = None) -> dict:
     settings = load_settings(warehouse, config)
-    with writer_lock(settings.warehouse, timeout=settings.busy_timeout):
+    with writer_lock(settings.warehouse, timeout=settings.busy_timeout, lake=settings.lake):
         return _email_retries(tasks.weekly_report, settings)(str(settings.warehouse), _date(as_of), email, config)
 
 
@@ -95,7 +95,7 @@ def pipeline(warehouse: str | None = None, as_of: str | None = None, files: list
              ("alerts", "alerts", lambda: alert(wh, day, False, config))]
     if report:
         steps.append(("report", "report", lambda: weekly_report(wh, day, True, config)))
-    with writer_lock(wh, timeout=settings.busy_timeout):
+    with writer_lock(wh, timeout=settings.busy_timeout, lake=settings.lake):
         for name, key, step in steps:
             if any(o.startswith("failed") for o in summary["steps"].values()):
                 summary["steps"][name] = "skipped"   # each step works on what the one before it made

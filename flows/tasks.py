@@ -21,12 +21,13 @@ from warehouse.snapshot import publish_quietly
 
 @contextmanager
 def warehouse(settings: Settings) -> Iterator[duckdb.DuckDBPyConnection]:
-    con = db.connect(settings.warehouse, memory_limit=settings.memory_limit, busy_timeout=settings.busy_timeout)
+    con = db.connect(settings.warehouse, memory_limit=settings.memory_limit, busy_timeout=settings.busy_timeout,
+                     lake=settings.lake)
     try:
         yield con
     finally:
         con.close()
-        publish_quietly(settings.warehouse)
+        publish_quietly(settings.warehouse, settings.lake)
 
 
 def inbox_files(settings: Settings) -> list[tuple[str, str]]:

@@ -74,7 +74,10 @@ def compute_indicators(
         if mode == "incremental" and not result.periods_recomputed and state[1] == as_of:
             result.mode = "unchanged"
         con.execute(
-            "INSERT OR REPLACE INTO refresh_state VALUES ('indicators', ?, ?, ?)", [seen_until, as_of, digest]
+            "MERGE INTO refresh_state USING (SELECT 'indicators' AS component, ?::TIMESTAMP AS t, ?::DATE AS a, "
+            "?::VARCHAR AS h) s ON refresh_state.component = s.component "
+            "WHEN MATCHED THEN UPDATE SET refreshed_at = s.t, as_of = s.a, definitions_hash = s.h "
+            "WHEN NOT MATCHED THEN INSERT VALUES (s.component, s.t, s.a, s.h)", [seen_until, as_of, digest]
         )
     return result
 

@@ -100,10 +100,12 @@ def refresh_tags(con: duckdb.DuckDBPyConnection, *, full: bool = False,
             # The high-water mark is the newest version seen, not the clock: the next refresh picks up
             # exactly the versions written after this snapshot.
             con.execute(
-                "INSERT INTO refresh_state (component, refreshed_at, definitions_hash) "
-                "SELECT 'tags', coalesce(max(valid_from), ?, TIMESTAMP '1970-01-01'), ? FROM incident_current "
-                "ON CONFLICT (component) DO UPDATE SET refreshed_at = excluded.refreshed_at, "
-                "definitions_hash = excluded.definitions_hash",
+                "MERGE INTO refresh_state USING (SELECT 'tags' AS component, coalesce(max(valid_from), ?, "
+                "TIMESTAMP '1970-01-01') AS refreshed_at, ? AS definitions_hash FROM incident_current) s "
+                "ON refresh_state.component = s.component "
+                "WHEN MATCHED THEN UPDATE SET refreshed_at = s.refreshed_at, definitions_hash = s.definitions_hash "
+                "WHEN NOT MATCHED THEN INSERT (component, refreshed_at, definitions_hash) "
+                "VALUES (s.component, s.refreshed_at, s.definitions_hash)",
                 [state[0] if state else None, digest],
             )
     finally:

@@ -29,6 +29,7 @@ from reports.map import incident_map
 from reports.panels import indicator_panels
 from riskwatch.settings import Settings
 from validation.freshness import freshness_expectations
+from warehouse import ids
 from warehouse.atomic import atomic_file
 
 log = logging.getLogger(__name__)
@@ -237,11 +238,13 @@ def archive_report(con: duckdb.DuckDBPyConnection, r: ReportResult) -> int | Non
         con.execute("UPDATE reports SET path = ?, pdf_path = coalesce(?, pdf_path) WHERE report_id = ?",
                     [str(r.path.resolve()), str(r.pdf_path) if r.pdf_path else None, found[0]])
         return found[0]
-    return con.execute(
-        "INSERT INTO reports (iso_year, iso_week, week_start, week_end, as_of, path, sha256, headline, created_at) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?::JSON, CAST(current_timestamp AS TIMESTAMP)) RETURNING report_id",
-        [r.iso_year, r.iso_week, r.week_start, r.week_end, r.as_of, str(r.path.resolve()), r.sha256,
-         _json(r.headline)]).fetchone()[0]
+    report_id = ids.next_id(con, "reports")
+    con.execute(
+        "INSERT INTO reports (report_id, iso_year, iso_week, week_start, week_end, as_of, path, sha256, headline, "
+        "created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?::JSON, CAST(current_timestamp AS TIMESTAMP))",
+        [report_id, r.iso_year, r.iso_week, r.week_start, r.week_end, r.as_of, str(r.path.resolve()), r.sha256,
+         _json(r.headline)])
+    return report_id
 
 
 def _json(value: Any) -> str:

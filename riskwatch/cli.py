@@ -16,6 +16,7 @@ import duckdb
 
 from riskwatch.settings import DEFAULT_WAREHOUSE, Settings, SettingsError, load_settings
 from warehouse import db
+from warehouse.lake import LakeError
 from warehouse.query import FORMATS, NotReadOnly, render, run_query
 from warehouse.readfile import IngestRefused
 from warehouse.redact import redact
@@ -108,17 +109,18 @@ def open_writer(settings: Settings, recover: bool = True) -> duckdb.DuckDBPyConn
 
     hold = contextlib.ExitStack()
     try:
-        hold.enter_context(writer_lock(settings.warehouse, timeout=settings.busy_timeout))
+        lake = settings.lake
+        hold.enter_context(writer_lock(settings.warehouse, timeout=settings.busy_timeout, lake=lake))
         con = db.connect(settings.warehouse, memory_limit=settings.memory_limit, recover=recover,
-                         busy_timeout=settings.busy_timeout)
-    except (WriterBusy, db.WarehouseBusy, db.WarehouseMissing, db.NotAWarehouse) as exc:
+                         busy_timeout=settings.busy_timeout, lake=lake)
+    except (WriterBusy, db.WarehouseBusy, db.WarehouseMissing, db.NotAWarehouse, LakeError, SettingsError) as exc:
         hold.close()
         raise Fail(str(exc)) from exc
 
     def release() -> None:
         with contextlib.suppress(duckdb.Error):   # a connection a fatal error invalidated
             con.close()
-        publish_quietly(settings.warehouse)
+        publish_quietly(settings.warehouse, lake)
         hold.close()
 
     ctx = click.get_current_context(silent=True)
@@ -127,19 +129,46 @@ def open_writer(settings: Settings, recover: bool = True) -> duckdb.DuckDBPyConn
     return con
 
 
-def open_reader(settings: Settings) -> duckdb.DuckDBPyConnection:
-    """Read-only, on the read snapshot (never the warehouse file a writer needs).
+def open_reader(settings: Settings, snapshot_version: int | None = None,
+                snapshot_time: str | None = None) -> duckdb.DuckDBPyConnection:
+    """Read-only, on the read snapshot (never the warehouse file a writer needs); on a lake, on its latest
+    snapshot (or the one asked for: time travel), which writers never block.
 
     Says how old the data is whenever it lags the warehouse (a writer running), and always to a terminal.
     """
     from warehouse.snapshot import open_snapshot
 
     try:
+        lake = settings.lake
+    except SettingsError as exc:
+        raise Fail(str(exc)) from exc
+    if lake is not None:
+        return _open_lake_reader(settings, lake, snapshot_version, snapshot_time)
+    if snapshot_version is not None or snapshot_time:
+        raise Fail("--at / --snapshot read the past of a lake: they need [warehouse] backend = 'ducklake' "
+                   "(README \"Team mode\")")
+    try:
         con, note, current = open_snapshot(settings.warehouse)
     except (db.WarehouseMissing, db.WarehouseBusy, db.NotAWarehouse, OSError) as exc:
         raise Fail(str(exc)) from exc
     if not current or sys.stderr.isatty():
         click.echo(f"note: {note}", err=True)
+    return con
+
+
+def _open_lake_reader(settings: Settings, lake, snapshot_version: int | None,
+                      snapshot_time: str | None) -> duckdb.DuckDBPyConnection:
+    try:
+        con = db.connect(settings.warehouse, read_only=True, lake=lake, snapshot_version=snapshot_version,
+                         snapshot_time=snapshot_time)
+        snap = con.execute("SELECT snapshot_id, snapshot_time FROM ducklake_snapshots('lake') "
+                           "ORDER BY snapshot_id DESC LIMIT 1").fetchone()
+    except (db.WarehouseMissing, LakeError, duckdb.Error) as exc:
+        raise Fail(str(exc).splitlines()[0]) from exc
+    if sys.stderr.isatty() or snapshot_version is not None or snapshot_time:
+        what = (f"snapshot {snapshot_version}" if snapshot_version is not None else
+                f"as of {snapshot_time}" if snapshot_time else f"snapshot {snap[0]} of {snap[1]:%Y-%m-%d %H:%M:%S}")
+        click.echo(f"note: lake {lake.metadata_schema}, {what}", err=True)
     return con
 
 
@@ -215,8 +244,12 @@ def _print_ingest(r: dict) -> None:
 @cli.command()
 @click.argument("query", required=False)
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
+@click.option("--at", "at", default=None, metavar="TIMESTAMP",
+              help="Lake only: read the warehouse as it was at this time ('2026-12-01 06:00', UTC).")
+@click.option("--snapshot", "snapshot", type=click.IntRange(min=0), default=None,
+              help="Lake only: read the warehouse as of this lake snapshot id (ducklake_snapshots lists them).")
 @click.pass_obj
-def sql(settings: Settings, query: str | None, fmt: str) -> None:
+def sql(settings: Settings, query: str | None, fmt: str, at: str | None, snapshot: int | None) -> None:
     """Run read-only SQL over the warehouse; without QUERY, an interactive prompt (end statements with ;).
 
     The prompt has line editing and history (Up/Down; ~/.riskwatch_history, or $XDG_STATE_HOME/riskwatch/
@@ -229,10 +262,18 @@ def sql(settings: Settings, query: str | None, fmt: str) -> None:
       riskwatch sql --format csv "SELECT * FROM indicator_values WHERE indicator = 'cross_border_strikes'"
       riskwatch sql "SELECT line, reason FROM rejected_incidents" --format markdown
       riskwatch sql < checks.sql
+      riskwatch sql --at '2026-12-01 06:00' "SELECT count(*) FROM incidents"     # a lake's past
     """
     from riskwatch import sql_prompt
 
-    con = open_reader(settings)
+    if at is not None and snapshot is not None:
+        raise Fail("give --at or --snapshot, not both")
+    if at is not None:
+        try:
+            at = dt.datetime.fromisoformat(at.strip()).isoformat(sep=" ")
+        except ValueError as exc:
+            raise Fail(f"--at {at!r} is not a timestamp: use YYYY-MM-DD or 'YYYY-MM-DD HH:MM[:SS]'") from exc
+    con = open_reader(settings, snapshot_version=snapshot, snapshot_time=at)
     if query:
         _print_query(con, query, fmt, fail=True)
         return
@@ -325,8 +366,9 @@ def _register_subcommands() -> None:
     from riskwatch.cli_pipeline import demo, deploy, run, serve
     from riskwatch.cli_report import report
     from riskwatch.cli_validate import validate
+    from riskwatch.cli_warehouse import warehouse_group
 
-    for command in (alerts, backtest, links, report, validate, run, demo, serve, deploy, doctor):
+    for command in (alerts, backtest, links, report, validate, run, demo, serve, deploy, doctor, warehouse_group):
         cli.add_command(command)
     for command in _all_commands(cli):
         command.params.append(click.Option(

@@ -9,6 +9,7 @@ own, so every layer may take a Settings without importing upward.
 from __future__ import annotations
 
 import copy
+import hashlib
 import os
 import tomllib
 from dataclasses import dataclass, field
@@ -24,6 +25,25 @@ DEFAULT_SENDER = "riskwatch@localhost"
 
 class SettingsError(ValueError):
     """A config file that was asked for but cannot be used."""
+
+
+@dataclass(frozen=True)
+class Lake:
+    """Where a DuckLake warehouse lives: its catalog database, its data files, its schema in the catalog.
+
+    catalog: 'postgres:dbname=riskwatch host=...' (a team), 'sqlite:/path/lake.sqlite' (several processes on
+    one host) or 'duckdb:/path/lake.ducklake' (one process). data_path: a directory (or an object-store URL
+    where DuckDB's httpfs extension is installed). metadata_schema: the catalog schema holding this lake's
+    tables, so one PostgreSQL database can hold several lakes (PostgreSQL catalogs only).
+    """
+
+    catalog: str
+    data_path: str
+    metadata_schema: str = ""
+
+    @property
+    def kind(self) -> str:
+        return self.catalog.split(":", 1)[0] if ":" in self.catalog else "duckdb"
 
 
 @cache
@@ -89,6 +109,33 @@ class Settings:
     @property
     def memory_limit(self) -> str | None:
         return self.get("ingest.memory_limit")
+
+    @property
+    def backend(self) -> str:
+        """'duckdb' (one embedded file, the default) or 'ducklake' (team mode)."""
+        value = (self.environ.get("RISKWATCH_BACKEND") or self.get("warehouse.backend") or "duckdb").strip().lower()
+        if value not in ("duckdb", "ducklake"):
+            raise SettingsError(f"[warehouse] backend = {value!r}: use 'duckdb' or 'ducklake'")
+        return value
+
+    @property
+    def lake(self) -> Lake | None:
+        """The DuckLake this warehouse is (None on the embedded backend).
+
+        Unset data_path / metadata_schema derive from the warehouse path (`<warehouse>.lake/`, 'rw_' + a hash of
+        its absolute path), so two warehouse paths are two lakes; a team sets both explicitly.
+        """
+        if self.backend != "ducklake":
+            return None
+        catalog = (self.environ.get("RISKWATCH_CATALOG") or self.get("warehouse.catalog") or "").strip()
+        if not catalog:
+            raise SettingsError("[warehouse] backend = 'ducklake' needs [warehouse] catalog (or RISKWATCH_CATALOG), "
+                                "e.g. 'postgres:dbname=riskwatch host=127.0.0.1 user=riskwatch'")
+        data_path = (self.environ.get("RISKWATCH_DATA_PATH") or self.get("warehouse.data_path") or "").strip()
+        schema = (self.environ.get("RISKWATCH_METADATA_SCHEMA") or self.get("warehouse.metadata_schema") or "").strip()
+        where = Path(self.warehouse).resolve()
+        return Lake(catalog=catalog, data_path=data_path or f"{where}.lake/",
+                    metadata_schema=schema or "rw_" + hashlib.sha256(str(where).encode()).hexdigest()[:16])
 
     @property
     def busy_timeout(self) -> float:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from tests import lake_mode
 from warehouse import db
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -67,6 +68,36 @@ def shared(relpath: str) -> Path:
     if not path.exists():
         pytest.skip(f"{path} not available (../shared/data is optional)")
     return path
+
+
+def pytest_collection_modifyitems(config, items):
+    if lake_mode.enabled():
+        for item in items:
+            mark = item.get_closest_marker("embedded_only")
+            if mark is not None:
+                why = mark.args[0] if mark.args else "about the embedded DuckDB file"
+                item.add_marker(pytest.mark.skip(reason=f"embedded backend only: {why}"))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def backend():
+    """'duckdb' (default), or 'ducklake' with RISKWATCH_TEST_BACKEND=ducklake: then every warehouse of the
+    session is a lake in a PostgreSQL database made for the session (tests/lake_mode.py)."""
+    if not lake_mode.enabled():
+        yield "duckdb"
+        return
+    name = lake_mode.create_database()
+    saved = {k: os.environ.get(k) for k in ("RISKWATCH_BACKEND", "RISKWATCH_CATALOG")}
+    os.environ.update(RISKWATCH_BACKEND="ducklake", RISKWATCH_CATALOG=lake_mode.catalog(name))
+    try:
+        yield "ducklake"
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        lake_mode.drop_database(name)
 
 
 @pytest.fixture(scope="session")

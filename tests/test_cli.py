@@ -78,6 +78,7 @@ def test_reader_is_not_blocked_while_a_writer_holds_the_warehouse(loaded, tmp_pa
         holder.wait()
 
 
+@pytest.mark.embedded_only("the read snapshot copy of the file")
 def test_reader_without_snapshot_makes_one_while_no_riskwatch_writer_runs(tmp_path):
     wh = tmp_path / "w.duckdb"
     import duckdb

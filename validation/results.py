@@ -10,6 +10,7 @@ import pandas as pd
 
 from validation import gx_engine
 from validation.gx_engine import Check, CheckResult, ValidationError
+from warehouse import ids
 
 
 def validate(suite: str, frame: pd.DataFrame, checks: list[Check], expected: dict[str, int]) -> list[CheckResult]:
@@ -34,11 +35,12 @@ def store_run(con, as_of: dt.date, results: list[CheckResult], *, started_at: dt
               docs_path: str | None = None, kind: str = "full") -> int:
     """One validation_runs row and its validation_results; the run id."""
     critical = sum(1 for r in results if not r.success and r.severity == "critical")
-    run_id = con.execute(
-        "INSERT INTO validation_runs (as_of, started_at, finished_at, success, critical_failures, docs_path, kind) "
-        "VALUES (?, coalesce(?, CAST(current_timestamp AS TIMESTAMP)), CAST(current_timestamp AS TIMESTAMP), ?, ?, ?, "
-        "?) RETURNING run_id", [as_of, started_at, all(r.success for r in results), critical, docs_path, kind],
-    ).fetchone()[0]
+    run_id = ids.next_id(con, "validation_runs")
+    con.execute(
+        "INSERT INTO validation_runs (run_id, as_of, started_at, finished_at, success, critical_failures, docs_path, "
+        "kind) VALUES (?, ?, coalesce(?, CAST(current_timestamp AS TIMESTAMP)), CAST(current_timestamp AS TIMESTAMP), "
+        "?, ?, ?, ?)", [run_id, as_of, started_at, all(r.success for r in results), critical, docs_path, kind],
+    )
     if results:
         con.executemany(
             "INSERT INTO validation_results (run_id, suite, check_name, expectation, severity, success, "

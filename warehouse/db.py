@@ -14,6 +14,10 @@ from typing import Any
 
 import duckdb
 
+from riskwatch.settings import Lake, load_settings
+
+FROM_SETTINGS = object()   # db.connect's default `lake`: ask the settings
+
 
 class WarehouseBusy(RuntimeError):
     """Another process holds the write lock on the DuckDB file."""
@@ -54,18 +58,37 @@ def migrations() -> list[tuple[int, str, str]]:
 
 
 def apply_migrations(con: duckdb.DuckDBPyConnection) -> list[int]:
-    """Apply the migrations not yet recorded in schema_migrations; each in its own transaction."""
-    con.execute(
-        "CREATE TABLE IF NOT EXISTS schema_migrations "
-        "(version INTEGER PRIMARY KEY, name VARCHAR, applied_at TIMESTAMP DEFAULT current_timestamp)"
-    )
+    """Apply the migrations not yet recorded in schema_migrations; each in its own transaction.
+
+    On a lake another process may be migrating at the same moment: a conflicting commit is retried after
+    re-reading what that process applied.
+    """
+    from warehouse import lake
+
+    on_lake = lake.is_lake(con)
+    for attempt in range(5):
+        try:
+            return _apply_migrations(con, on_lake)
+        except duckdb.TransactionException as exc:
+            if not (on_lake and lake.conflict(exc)) or attempt == 4:
+                raise
+            time.sleep(0.2 * (attempt + 1))
+    raise AssertionError("unreachable")
+
+
+def _apply_migrations(con: duckdb.DuckDBPyConnection, on_lake: bool) -> list[int]:
+    from warehouse.lake import lake_ddl
+
+    create = ("CREATE TABLE IF NOT EXISTS schema_migrations "
+              "(version INTEGER PRIMARY KEY, name VARCHAR, applied_at TIMESTAMP DEFAULT current_timestamp)")
+    con.execute(lake_ddl(create) if on_lake else create)
     done = {row[0] for row in con.execute("SELECT version FROM schema_migrations").fetchall()}
     applied = []
     for version, name, sql in migrations():
         if version in done:
             continue
         with transaction(con):
-            con.execute(sql)
+            con.execute(lake_ddl(sql) if on_lake else sql)
             con.execute("INSERT INTO schema_migrations (version, name) VALUES (?, ?)", [version, name])
         applied.append(version)
     apply_views(con)
@@ -156,12 +179,19 @@ def connect(
     recover: bool = True,
     busy_timeout: float = 0.0,
     temp_directory: str | Path | None = None,
+    lake: Lake | None | object = FROM_SETTINGS,
+    snapshot_version: int | None = None,
+    snapshot_time: str | None = None,
 ) -> duckdb.DuckDBPyConnection:
     """Open (and, when writable, create, migrate and repair interrupted loads of) the warehouse at `path`.
 
-    `:memory:` gives a throwaway warehouse, handy in tests. While another process holds the file, waits up
-    to `busy_timeout` seconds, then raises WarehouseBusy naming the holder.
+    `:memory:` gives a throwaway embedded warehouse, handy in tests. While another process holds the file,
+    waits up to `busy_timeout` seconds, then raises WarehouseBusy naming the holder. `lake`: the DuckLake to
+    open instead of the file (default: what the settings say for `path`, see riskwatch.settings.Settings.lake);
+    `snapshot_version` / `snapshot_time` open a lake read-only as it was then (time travel).
     """
+    if lake is FROM_SETTINGS:
+        lake = None if str(path) == ":memory:" else load_settings(path).lake
     config: dict[str, str | int] = {}
     if memory_limit:
         config["memory_limit"] = memory_limit
@@ -169,6 +199,8 @@ def connect(
         config["threads"] = threads
     if temp_directory:
         config["temp_directory"] = str(temp_directory)
+    if isinstance(lake, Lake):
+        return _connect_lake(lake, read_only, config, recover, snapshot_version, snapshot_time)
     target = str(path)
     if target != ":memory:":
         p = Path(target)
@@ -197,6 +229,29 @@ def connect(
             done = repair(con)
             if done.published or done.undone:
                 logging.getLogger("riskwatch").warning("%s: %s", target, done.summary())
+    return con
+
+
+def _connect_lake(lake: Lake, read_only: bool, config: dict, recover: bool, snapshot_version: int | None,
+                  snapshot_time: str | None) -> duckdb.DuckDBPyConnection:
+    from warehouse import lake as lakes
+
+    past = snapshot_version is not None or bool(snapshot_time)
+    try:
+        con = lakes.connect(lake, read_only=read_only or past, config=config, snapshot_version=snapshot_version,
+                            snapshot_time=snapshot_time)
+    except lakes.LakeError as exc:
+        if read_only and str(exc).startswith("no lake"):
+            raise WarehouseMissing(str(exc)) from exc
+        raise
+    if not (read_only or past):
+        apply_migrations(con)
+        if recover:
+            from warehouse.recovery import recover as repair
+
+            done = repair(con)
+            if done.published or done.undone:
+                logging.getLogger("riskwatch").warning("lake %s: %s", lake.metadata_schema, done.summary())
     return con
 
 

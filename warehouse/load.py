@@ -15,6 +15,7 @@ import datetime as dt
 import importlib
 import itertools
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -22,7 +23,7 @@ from typing import Any
 
 import duckdb
 
-from warehouse import coverage, deletions, readfile, recovery, row_checks, upsert, versions
+from warehouse import coverage, deletions, ids, lake, readfile, recovery, row_checks, upsert, versions
 from warehouse.canonical import CHECKED_TEXT, COLUMNS, NUL_COLUMNS
 from warehouse.countries import country_map_sql, seed_known_names
 from warehouse.db import transaction
@@ -40,6 +41,7 @@ from warehouse.sources.mapping import (
 __all__ = ["IngestRefused", "IngestResult", "StagedBatch", "ingest_file"]
 
 _tags = itertools.count(1)
+CONFLICT_ATTEMPTS = 8   # lake: loads of one file redone on top of other writers' commits before giving up
 
 
 @dataclass
@@ -142,25 +144,36 @@ def ingest_file(
         threading.Thread(target=importlib.import_module, args=("great_expectations",), daemon=True).start()
     # The run row is committed alone first, so no COMMIT below has to be atomic (warehouse/recovery.py).
     run.status = "staging"
+    run.message = recovery.writer_tag()
     run.run_id = _record_run(con, run, sha, started)
     recovery._active.add(run.run_id)
     committed = False
     try:
         recovery.crash_point("staged")
-        with transaction(con):
-            tag = f"{run.run_id}_{next(_tags)}"
-            if kind == "deletions":
-                deletions.load_deletions(con, path, header, mapping, run, tag, started)
-            else:
-                limits = {"max_reject_fraction": max_reject_fraction, "mapping_dirs": mapping_dirs,
-                          **(batch_limits or {})}
-                _load_events(con, path, header, mapping, run, tag, started, as_of or dt.date.today(), defaults,
-                             (judge, validate), limits)
-                coverage.record_declared(con, mapping)
-            run.status = "loaded"
-            _finish_run(con, run)
-            recovery.crash_point("loading")
-            recovery.crash_point("commit", con)
+        for attempt in itertools.count(1):
+            try:
+                with transaction(con):
+                    tag = f"{run.run_id}_{next(_tags)}"
+                    if kind == "deletions":
+                        deletions.load_deletions(con, path, header, mapping, run, tag, started)
+                    else:
+                        limits = {"max_reject_fraction": max_reject_fraction, "mapping_dirs": mapping_dirs,
+                                  **(batch_limits or {})}
+                        _load_events(con, path, header, mapping, run, tag, started, as_of or dt.date.today(),
+                                     defaults, (judge, validate), limits)
+                        coverage.record_declared(con, mapping)
+                    run.status = "loaded"
+                    _finish_run(con, run)
+                    recovery.crash_point("loading")
+                    recovery.crash_point("commit", con)
+                break
+            except duckdb.TransactionException as exc:
+                # On a lake, another writer committed a change to the same tables first: load again on top of it.
+                if not lake.conflict(exc) or attempt >= CONFLICT_ATTEMPTS:
+                    raise
+                run.status = "staging"
+                _drop_temp(con)
+                time.sleep(min(0.2 * 2 ** attempt, 5.0))
         committed = True
         recovery.crash_point("loaded")
         if not recovery.publish(con, run.run_id):
@@ -188,12 +201,16 @@ def ingest_file(
 
 
 def _record_run(con, run: IngestResult, sha: str, started: dt.datetime) -> int:
-    return con.execute(
-        "INSERT INTO ingest_runs (file, sha256, source, kind, started_at, finished_at, status, message, file_path, "
-        "file_size, file_mtime_ns) VALUES (?, ?, ?, ?, ?, CASE WHEN ? NOT IN ('running', 'staging') THEN "
-        "CAST(current_timestamp AS TIMESTAMP) END, ?, ?, ?, ?, ?) RETURNING run_id",
-        [run.file, sha, run.source, run.kind, started, run.status, run.status, run.message, *run.fingerprint],
-    ).fetchone()[0]
+    with transaction(con):
+        run_id = ids.next_id(con, "ingest_runs")
+        con.execute(
+            "INSERT INTO ingest_runs (run_id, file, sha256, source, kind, started_at, finished_at, status, message, "
+            "file_path, file_size, file_mtime_ns) VALUES (?, ?, ?, ?, ?, ?, CASE WHEN ? NOT IN ('running', 'staging') "
+            "THEN CAST(current_timestamp AS TIMESTAMP) END, ?, ?, ?, ?, ?)",
+            [run_id, run.file, sha, run.source, run.kind, started, run.status, run.status, run.message,
+             *run.fingerprint],
+        )
+    return run_id
 
 
 def _finish_run(con, run: IngestResult) -> None:

@@ -76,6 +76,11 @@ def lock_down(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
     Call it after the warehouse (or its snapshot) is opened or attached; idempotent.
     """
     if not con.execute("SELECT current_setting('lock_configuration')").fetchone()[0]:
+        lakes = con.execute("SELECT database_name FROM duckdb_databases() WHERE type = 'ducklake'").fetchall()
+        if lakes:   # a lake's own Parquet files stay readable (through its tables); nothing else does
+            paths = [con.execute(f"SELECT value FROM ducklake_options('{name}') WHERE option_name = 'data_path'"
+                                 ).fetchone()[0] for (name,) in lakes]
+            con.execute("SET allowed_directories = ?", [paths])
         con.execute("SET enable_external_access = false")
         con.execute("SET lock_configuration = true")
     return con

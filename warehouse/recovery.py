@@ -12,6 +12,10 @@ So a load never relies on one COMMIT being atomic. It goes through states record
 every other unfinished run - and rows whose run id has no ingest_runs row at all. Undo deletes the rows
 carrying the run id and restores the versions the run archived (incident_history rows closed at the run's
 start time, valid_to = started_at), in steps that can each be repeated after another crash.
+
+On a lake several writers load at once, each commit is atomic, and a 'staging' run may be another live
+process's: it is undone only when its writer (recorded as host:pid in the run's message while it stages) is
+a dead process of this host, or when it has been staging longer than STALE_AFTER (a writer on another host).
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import signal
+import socket
 import threading
 import time
 from dataclasses import dataclass, field
@@ -29,6 +34,26 @@ import duckdb
 UNFINISHED = ("staging", "loaded", "running")
 KILL_ENV = "RISKWATCH_KILL_AT"      # test hook: the phase at which the process SIGKILLs itself
 _active: set[int] = set()           # runs this process is loading now: never "recovered" under its feet
+STALE_AFTER = dt.timedelta(hours=6)  # lake: a run staging this long on another host is a dead writer's
+
+
+def writer_tag() -> str:
+    """'writer <host>:<pid>', kept in a staging run's message so recovery on a lake can tell whose it is."""
+    return f"writer {socket.gethostname()}:{os.getpid()}"
+
+
+def _abandoned(message: str | None, started: dt.datetime | None, now: dt.datetime) -> bool:
+    """Whether a lake run still staging belongs to no live writer."""
+    host, _, pid = (message or "").removeprefix("writer ").rpartition(":")
+    if host == socket.gethostname() and pid.isdigit():
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            return True
+        except PermissionError:
+            return False
+        return False
+    return started is None or now - started > STALE_AFTER
 
 
 @dataclass
@@ -121,19 +146,27 @@ def undo(con: duckdb.DuckDBPyConnection, run_id: int, source: str | None, starte
 
 def recover(con: duckdb.DuckDBPyConnection) -> Recovery:
     """Complete or undo every load a crash interrupted (see the module docstring)."""
+    from warehouse.lake import is_lake
+
     done = Recovery()
+    on_lake = is_lake(con)
+    now = con.execute("SELECT CAST(current_timestamp AS TIMESTAMP)").fetchone()[0]
     placeholders = ", ".join(f"'{s}'" for s in UNFINISHED)
-    unfinished = con.execute(f"SELECT run_id, status, source, started_at FROM ingest_runs WHERE status IN "
+    unfinished = con.execute(f"SELECT run_id, status, source, started_at, message FROM ingest_runs WHERE status IN "
                              f"({placeholders}) ORDER BY run_id DESC").fetchall()
-    for run_id, status, source, started in unfinished:
+    for run_id, status, source, started, message in unfinished:
         if run_id in _active:
             continue
+        if on_lake and status != "loaded" and not _abandoned(message, started, now):
+            continue   # another writer's load in progress
         if status == "loaded" and publish(con, run_id):
             done.published.append(run_id)
             continue
         undo(con, run_id, source, started, f"interrupted while {status} (process killed or crashed); "
                                            "undone by recovery: ingest the file again")
         done.undone.append(run_id)
+    if on_lake:   # a lake commit is atomic and the run row is committed first: no orphans to look for
+        return done
     # Rows of a run with no ingest_runs row at all (a half-replayed COMMIT of a version before this module).
     orphans = con.execute("SELECT ingest_run_id, any_value(source), max(valid_from) FROM incident_current c "
                           "WHERE ingest_run_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM ingest_runs r "

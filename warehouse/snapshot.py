@@ -54,8 +54,12 @@ def publish_snapshot(warehouse: str | Path) -> Path | None:
     return dst
 
 
-def publish_quietly(warehouse: str | Path) -> Path | None:
-    """publish_snapshot for the end of a writer: a failure is a warning, never the writer's failure."""
+def publish_quietly(warehouse: str | Path, lake: object = None) -> Path | None:
+    """publish_snapshot for the end of a writer: a failure is a warning, never the writer's failure.
+
+    Nothing to do on a lake (`lake` given): readers read its latest snapshot directly."""
+    if lake is not None:
+        return None
     try:
         return publish_snapshot(warehouse)
     except SnapshotError as exc:

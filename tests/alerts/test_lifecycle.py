@@ -20,6 +20,7 @@ from tests.conftest import ROOT, SAMPLE, acled_row, write_csv
 from tests.email_checks import check_cids
 from tests.smtp_server import TlsCert, free_port, make_self_signed_cert, running_smtp
 from validation.ingest import ingest_file
+from warehouse import ids
 
 AS_OF = dt.date(2024, 11, 10)
 NOW = dt.datetime(2024, 11, 10, 8, 0)
@@ -270,8 +271,8 @@ def test_starttls_and_auth_against_a_server_that_requires_them(incidents, tls_ce
 def _fail_check(con, check: str, indicator: str | None, severity: str = "critical", suite: str | None = None) -> None:
     run_id = con.execute("SELECT coalesce(max(run_id), 0) FROM validation_runs WHERE kind = 'full'").fetchone()[0]
     if not run_id:
-        run_id = con.execute("INSERT INTO validation_runs (as_of, started_at) VALUES (?, now()) RETURNING run_id",
-                             [AS_OF]).fetchone()[0]
+        run_id = ids.next_id(con, "validation_runs")
+        con.execute("INSERT INTO validation_runs (run_id, as_of, started_at) VALUES (?, ?, now())", [run_id, AS_OF])
     con.execute("INSERT INTO validation_results (run_id, suite, check_name, expectation, severity, success, indicator, "
                 "message, run_at) VALUES (?, ?, ?, 'expect_column_max_to_be_between', ?, false, ?, ?, now())",
                 [run_id, suite or f"indicator:{indicator}", check, severity, indicator, f"{check} failed"])

@@ -20,7 +20,7 @@ from validation.gx_engine import ValidationError, import_gx
 from validation.indicator_checks import applicable, check_indicators
 from validation.ingest import ingest_file
 from validation.suites import check_freshness, freshness_expectations, run_validation
-from warehouse import db
+from warehouse import db, ids
 
 AS_OF = dt.date(2025, 12, 31)
 FRESHNESS = {"acled": {"max_event_age_days": 14, "max_ingest_age_days": 8},
@@ -193,8 +193,9 @@ def test_whole_warehouse_incident_checks_fail_on_corrupt_rows(sample, tmp_path):
 
 
 def test_stale_source_is_a_warning_never_critical(sample):
-    sample.execute("INSERT INTO ingest_runs (file, source, started_at, finished_at, status) "
-                   "VALUES ('x.csv', 'acled', TIMESTAMP '2025-11-01', TIMESTAMP '2025-11-01', 'failed')")
+    sample.execute("INSERT INTO ingest_runs (run_id, file, source, started_at, finished_at, status) "
+                   "VALUES (?, 'x.csv', 'acled', TIMESTAMP '2025-11-01', TIMESTAMP '2025-11-01', 'failed')",
+                   [ids.next_id(sample, "ingest_runs")])
     results = {r.check_name: r for r in check_freshness(sample, AS_OF, freshness_expectations(
         Settings(config={"freshness": FRESHNESS})))}
     assert set(results) == {f"{s}_{k}_age" for s in ("acled", "curated", "ucdp") for k in ("event", "ingest")}

@@ -1,0 +1,146 @@
+"""The DuckLake backend: the warehouse as a lake (catalog in PostgreSQL or SQLite, data as Parquet files).
+
+DuckDB's extensions come from the installed `duckdb-extension-<name>` packages, pinned to DuckDB's version,
+and are never downloaded: a private extension directory holds links to those packages' files under the
+names DuckDB looks for (the postgres package ships `postgres.duckdb_extension`, whose entry point is
+`postgres_scanner`). One connection = an in-memory DuckDB with the lake attached as `lake` and made the
+default catalog, so every unqualified name (tables, views, macros) is the lake's and temp tables stay local.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import tempfile
+from pathlib import Path
+
+import duckdb
+
+from riskwatch.settings import Lake
+from warehouse.redact import redact
+
+ALIAS = "lake"
+# DuckDB's name for an extension -> (the package holding it, the file name in that package).
+PACKAGES = {"ducklake": ("duckdb_extension_ducklake", "ducklake"),
+            "postgres_scanner": ("duckdb_extension_postgres", "postgres"),
+            "sqlite_scanner": ("duckdb_extension_sqlite", "sqlite")}
+NEEDS = {"postgres": "postgres_scanner", "sqlite": "sqlite_scanner"}
+
+
+class LakeError(RuntimeError):
+    """The lake cannot be opened (catalog unreachable, extension missing, not a lake yet)."""
+
+
+def _platform() -> str:
+    with duckdb.connect() as con:
+        return con.execute("PRAGMA platform").fetchone()[0]
+
+
+def extension_directory() -> Path:
+    """A directory where DuckDB finds the packaged extensions as v<version>/<platform>/<name>.duckdb_extension."""
+    version = f"v{duckdb.__version__}"
+    root = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "riskwatch" / "duckdb-extensions"
+    if not os.access(root.parent if root.parent.exists() else Path.home(), os.W_OK):
+        root = Path(tempfile.gettempdir()) / f"riskwatch-duckdb-extensions-{os.getuid()}"
+    folder = root / version / _platform()
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, (package, file) in PACKAGES.items():
+        spec = importlib.util.find_spec(package)
+        if spec is None or not spec.origin:
+            continue
+        src = Path(spec.origin).parent / "extensions" / version / f"{file}.duckdb_extension"
+        dst = folder / f"{name}.duckdb_extension"
+        if src.is_file() and (not dst.is_symlink() or os.readlink(dst) != str(src)):
+            tmp = folder / f".{name}.{os.getpid()}.tmp"
+            tmp.unlink(missing_ok=True)
+            tmp.symlink_to(src)
+            os.replace(tmp, dst)   # atomic: concurrent processes never see a half-made link
+    return folder.parents[1]
+
+
+def _quote(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def attach(con: duckdb.DuckDBPyConnection, lake: Lake, *, read_only: bool = False, snapshot_version: int | None = None,
+           snapshot_time: str | None = None) -> None:
+    """ATTACH the lake as `lake` (creating it when writable and new) and make it the default catalog."""
+    needed = ["ducklake"] + ([NEEDS[lake.kind]] if lake.kind in NEEDS else [])
+    for name in needed:
+        try:
+            con.execute(f"LOAD {name}")
+        except duckdb.Error as exc:
+            package = PACKAGES[name][0].replace("_", "-")
+            raise LakeError(f"DuckDB extension {name} is not installed: pip install {package}=={duckdb.__version__}"
+                            ) from exc
+    options = []
+    if not (read_only or snapshot_version is not None or snapshot_time):
+        options.append(f"DATA_PATH {_quote(lake.data_path)}")
+    if lake.metadata_schema and lake.kind == "postgres":
+        options.append(f"METADATA_SCHEMA {_quote(lake.metadata_schema)}")
+    if read_only:
+        options.append("READ_ONLY")
+    if snapshot_version is not None:
+        options.append(f"SNAPSHOT_VERSION {int(snapshot_version)}")
+    if snapshot_time:
+        options.append(f"SNAPSHOT_TIME {_quote(snapshot_time)}")
+    target = lake.catalog if lake.kind != "duckdb" else lake.catalog.removeprefix("duckdb:")
+    if not read_only and lake.kind in ("sqlite", "duckdb"):
+        Path(target.split(":", 1)[-1]).parent.mkdir(parents=True, exist_ok=True)
+    if not read_only and "://" not in lake.data_path:
+        Path(lake.data_path).mkdir(parents=True, exist_ok=True)
+    try:
+        con.execute(f"ATTACH {_quote('ducklake:' + target)} AS {ALIAS} ({', '.join(options)})")
+    except duckdb.Error as exc:
+        first = redact(str(exc).splitlines()[0])
+        if read_only and ("does not exist" in first or "not initialized" in first.lower()
+                          or "no such" in first.lower()):
+            raise LakeError(f"no lake in catalog {redact(lake.catalog)} (schema {lake.metadata_schema or 'main'}): "
+                            "run `riskwatch ingest` or `riskwatch warehouse migrate --to ducklake` first") from exc
+        raise LakeError(f"cannot open the lake (catalog {redact(lake.catalog)}): {first}") from exc
+    con.execute(f"USE {ALIAS}")
+
+
+def connect(lake: Lake, *, read_only: bool = False, config: dict | None = None, snapshot_version: int | None = None,
+            snapshot_time: str | None = None) -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB with `lake` attached and in use (see attach)."""
+    settings = {"extension_directory": str(extension_directory()), "autoinstall_known_extensions": False,
+                **(config or {})}
+    con = duckdb.connect(":memory:", config=settings)
+    try:
+        attach(con, lake, read_only=read_only, snapshot_version=snapshot_version, snapshot_time=snapshot_time)
+    except BaseException:
+        con.close()
+        raise
+    return con
+
+
+def is_lake(con: duckdb.DuckDBPyConnection) -> bool:
+    """Whether `con`'s default catalog is a DuckLake."""
+    return con.execute("SELECT type FROM duckdb_databases() WHERE database_name = current_database()"
+                       ).fetchone()[0] == "ducklake"
+
+
+def conflict(exc: BaseException) -> bool:
+    """A commit another writer's commit made impossible (DuckLake's optimistic concurrency): retry the work."""
+    text = str(exc)
+    return isinstance(exc, duckdb.TransactionException) and ("conflict" in text.lower()
+                                                           or "Failed to commit DuckLake" in text)
+
+
+_LAKE_DDL = [   # what DuckLake has no notion of; uniqueness is the writers' (MERGE / delete-then-insert by key)
+    (r"--[^\n]*", ""),
+    (r"CREATE\s+SEQUENCE[^;]*;", ""),
+    (r"\s+DEFAULT\s+nextval\('[^']*'\)", ""),
+    (r",\s*(PRIMARY\s+KEY|UNIQUE)\s*\([^)]*\)", ""),
+    (r"\s+(PRIMARY\s+KEY|UNIQUE)\b", ""),
+]
+
+
+def lake_ddl(sql: str) -> str:
+    """A migration's DDL as DuckLake takes it: without sequences, primary keys and unique constraints."""
+    import re
+
+    for pattern, repl in _LAKE_DDL:
+        sql = re.sub(pattern, repl, sql, flags=re.IGNORECASE)
+    return sql
