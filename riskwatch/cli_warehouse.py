@@ -13,7 +13,12 @@ from riskwatch.settings import Settings, SettingsError
 
 @click.group(name="warehouse")
 def warehouse_group() -> None:
-    """Manage the warehouse itself (backends)."""
+    """Manage the warehouse itself: move an embedded warehouse into a lake (team mode).
+
+    \b
+    Examples:
+      riskwatch warehouse migrate --to ducklake --catalog 'postgres:dbname=riskwatch host=127.0.0.1'
+    """
 
 
 @warehouse_group.command()

@@ -58,7 +58,7 @@ def migrations() -> list[tuple[int, str, str]]:
 
 
 def apply_migrations(con: duckdb.DuckDBPyConnection) -> list[int]:
-    """Apply the migrations not yet recorded in schema_migrations; each in its own transaction.
+    """Apply the migrations not yet recorded in schema_migrations, and the views when their text changed.
 
     On a lake another process may be migrating at the same moment: a conflicting commit is retried after
     re-reading what that process applied.
@@ -77,25 +77,27 @@ def apply_migrations(con: duckdb.DuckDBPyConnection) -> list[int]:
 
 
 def _apply_migrations(con: duckdb.DuckDBPyConnection, on_lake: bool) -> list[int]:
+    """Every pending migration and the views in ONE transaction: an upgrade is all or nothing, and a new lake
+    is made in one catalog commit (0.5 s) instead of one per migration (4 s)."""
     from warehouse.lake import lake_ddl
 
     create = ("CREATE TABLE IF NOT EXISTS schema_migrations "
               "(version INTEGER PRIMARY KEY, name VARCHAR, applied_at TIMESTAMP DEFAULT current_timestamp)")
-    con.execute(lake_ddl(create) if on_lake else create)
-    done = {row[0] for row in con.execute("SELECT version FROM schema_migrations").fetchall()}
     applied = []
-    for version, name, sql in migrations():
-        if version in done:
-            continue
-        with transaction(con):
+    with transaction(con):
+        con.execute(lake_ddl(create) if on_lake else create)
+        done = {row[0] for row in con.execute("SELECT version FROM schema_migrations").fetchall()}
+        for version, name, sql in migrations():
+            if version in done:
+                continue
             con.execute(lake_ddl(sql) if on_lake else sql)
             con.execute("INSERT INTO schema_migrations (version, name) VALUES (?, ?)", [version, name])
-        applied.append(version)
-    apply_views(con)
+            applied.append(version)
+        _apply_views(con)
     return applied
 
 
-def apply_views(con: duckdb.DuckDBPyConnection) -> bool:
+def _apply_views(con: duckdb.DuckDBPyConnection) -> bool:
     """Re-create the public views from schema/views.sql when its text differs from the last applied."""
     sql = resources.files("warehouse.schema").joinpath("views.sql").read_text(encoding="utf-8")
     digest = hashlib.sha256(sql.encode()).hexdigest()
@@ -104,10 +106,9 @@ def apply_views(con: duckdb.DuckDBPyConnection) -> bool:
     )
     if con.execute("SELECT count(*) FROM schema_views WHERE sha256 = ?", [digest]).fetchone()[0]:
         return False
-    with transaction(con):
-        con.execute(sql)
-        con.execute("DELETE FROM schema_views")
-        con.execute("INSERT INTO schema_views (sha256) VALUES (?)", [digest])
+    con.execute(sql)
+    con.execute("DELETE FROM schema_views")
+    con.execute("INSERT INTO schema_views (sha256) VALUES (?)", [digest])
     return True
 
 
