@@ -217,7 +217,7 @@ def test_real_ucdp_and_gtd_weeks_hold_no_month_or_year_precision_event(con):
     coarse = con.execute(
         "SELECT count(*) FROM indicator_values v JOIN incidents i ON i.date_precision >= 4 "
         "AND v.grain = 'week' AND i.event_date BETWEEN v.period_start AND v.period_end "
-        "AND v.series = i.country_iso3 || ':' || coalesce(i.admin1, 'unknown') "
+        "AND v.series = i.country_iso3 || ':' || coalesce(i.admin1_code, nullif(trim(i.admin1), ''), 'unknown') "
         "AND v.indicator = 'political_violence_fatalities' AND v.value >= i.fatalities AND i.fatalities > 100"
     ).fetchone()[0]
     week = con.execute("SELECT sum(value) FROM indicator_values WHERE indicator = 'political_violence_fatalities' "
