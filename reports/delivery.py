@@ -58,7 +58,7 @@ def _text_body(r: ReportResult) -> str:
         lines.append(f"  - {i['event_date']} {place}: {i['fatalities']} killed{tags}")
         lines += [f"    why: {w['label']}: {w['confidence']}, {w['evidence']}" + (f" ({w['source']})" if w["source"]
                                                                                   else "")
-                  for w in i.get("why_items") or []]
+                  for w in i.get("why_items") or []] or ["    why: among the week's deadliest; no mission tag"]
         if notes:
             lines.append(f"    {notes[:300]}{'...' if len(notes) > 300 else ''}")
     lines += ["", "The full report (charts, data quality, revisions) is this email's HTML version"
