@@ -44,7 +44,7 @@ TAG_LABELS = {
     "actor:baloch_separatist": "Baloch separatist",
     "ttp_violence_kp": "TTP violence (KP)",
     "interstate_clash": "Interstate clash",
-    "foreign_dyad_event": "Foreign state's conflict (not a strike)",
+    "foreign_dyad_event": "Foreign dyad",          # not a strike: the legend says what dyad means
 }
 
 
