@@ -111,8 +111,7 @@ def _incident(row: dict) -> dict:
         reasons = [{**r, "label": ""} for r in reasons]
     return {**row, "place": place, "actors": actors, "url": safe_url(row.get("source_url")),
             "source_text": row.get("source_reference") or row.get("source") or "", "why_items": reasons,
-            "why_lines": [f"{r['label'] + ': ' if r['label'] else ''}{r['confidence']}, {r['evidence']}"
-                          + (f" ({r['source']})" if r["source"] else "") for r in reasons]}
+            "why_lines": [why.parts_text(r) for r in reasons]}
 
 
 def incidents_for(con: duckdb.DuckDBPyConnection, definition: Definition | None, snap: dict, as_of: dt.date,

@@ -67,11 +67,15 @@ def reason_parts(reason: dict[str, Any], labels: dict[str, str] | None = None) -
             "source": reason.get("source") or ""}
 
 
-def reason_text(reason: dict[str, Any], labels: dict[str, str] | None = None) -> str:
-    """One line: '<tag> <detail>: <confidence>, <evidence> (<source>)'; labels maps tag names to display names."""
-    p = reason_parts(reason, labels)
+def parts_text(p: dict[str, str]) -> str:
+    """One line of reason_parts: '<label>: <confidence>, <evidence> (<source>)', the label only when there is one."""
     body = f"{p['confidence']}, {p['evidence']}" + (f" ({p['source']})" if p["source"] else "")
     return f"{p['label']}: {body}" if p["label"] else body
+
+
+def reason_text(reason: dict[str, Any], labels: dict[str, str] | None = None) -> str:
+    """One line: '<tag> <detail>: <confidence>, <evidence> (<source>)'; labels maps tag names to display names."""
+    return parts_text(reason_parts(reason, labels))
 
 
 # What each confidence means, for a legend under an incident list.
