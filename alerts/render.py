@@ -21,6 +21,7 @@ from typing import Any
 
 import duckdb
 
+from indicators import why
 from indicators.definitions import Definition
 from indicators.periods import period_end, period_label
 from indicators.rules import parse_rules, value_id
@@ -35,7 +36,7 @@ _ENV = environment("alerts")
 _KIND_WORDS = {"new": "New alert", "escalation": "Escalated", "reminder": "Still firing (reminder)",
                "resolved": "Resolved"}
 CSV_COLUMNS = ("indicator", "series", "period", "incident_id", "event_date", "country", "admin1", "admin2",
-               "location", "actor1", "actor2", "fatalities", "notes", "source", "source_url")
+               "location", "actor1", "actor2", "fatalities", "why", "notes", "source", "source_url")
 
 
 def fmt(x: Any) -> str:
@@ -103,8 +104,14 @@ def _incident(row: dict) -> dict:
     place = ", ".join(dict.fromkeys(p for p in (row.get("location"), row.get("admin2"), row.get("admin1"),
                                                 row.get("country")) if p))
     actors = " vs ".join(a for a in (row.get("actor1"), row.get("actor2")) if a)
+    # Why it counted (indicators/why.py): the section names the indicator, so each reason shows its confidence,
+    # evidence and the source of the record that says so; the tag and detail only when there are several.
+    reasons = [why.reason_parts(r) for r in row.get("reasons") or []]
+    if len({r["label"] for r in reasons}) <= 1:
+        reasons = [{**r, "label": ""} for r in reasons]
     return {**row, "place": place, "actors": actors, "url": safe_url(row.get("source_url")),
-            "source_text": row.get("source_reference") or row.get("source") or ""}
+            "source_text": row.get("source_reference") or row.get("source") or "", "why_items": reasons,
+            "why_lines": [why.parts_text(r) for r in reasons]}
 
 
 def incidents_for(con: duckdb.DuckDBPyConnection, definition: Definition | None, snap: dict, as_of: dt.date,
@@ -147,7 +154,7 @@ def incidents_csv(sections: list[dict]) -> bytes:
     for s in sections:
         for inc in s["incidents"]:
             row = {**inc, "indicator": s["indicator"], "series": s["series"], "period": s["period"],
-                   "source": inc["source_text"]}
+                   "source": inc["source_text"], "why": " | ".join(inc.get("why_lines") or [])}
             writer.writerow([_cell(row.get(c)) for c in CSV_COLUMNS])
     return out.getvalue().encode("utf-8")
 
@@ -210,7 +217,7 @@ def render_message(
         })
     context = {"kind": kind, "kind_word": _KIND_WORDS[kind], "severity": severity, "subject": subject,
                "sections": sections, "withheld": withheld, "as_of": as_of.isoformat(), "fmt": fmt,
-               "report": report}
+               "report": report, "confidence_meaning": why.CONFIDENCE_MEANING}
     text = _ENV.get_template("alert.txt.j2").render(context)
     html = _ENV.get_template("alert.html.j2").render(context)
     attachments = [("incidents.csv", incidents_csv(sections), "text/csv")]

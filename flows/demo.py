@@ -18,9 +18,10 @@ EXAMPLE_QUERIES = [
     "AND series = 'PAK' AND grain = 'quarter' AND value > 0 ORDER BY period_start",
     "SELECT series, strftime(period_start, '%Y') AS year, sum(value)::INT AS strikes FROM indicator_values "
     "WHERE indicator = 'cross_border_strikes' AND grain = 'quarter' GROUP BY ALL HAVING sum(value) > 0 ORDER BY 2, 1",
-    "SELECT event_date, location, actor1, fatalities, left(notes, 80) AS notes FROM incidents "
+    # Why each counted: the tag row's confidence and evidence; each real event once, not once per source.
+    "SELECT event_date, location, fatalities, confidence, evidence AS why FROM incidents "
     "JOIN incident_tags USING (incident_id) WHERE tag = 'target:chinese_nationals' "
-    "AND duplicate_of IS NULL ORDER BY event_date DESC",          # each real event once, not once per source
+    "AND duplicate_of IS NULL ORDER BY event_date DESC",
 ]
 
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import duckdb
 
-from indicators import asof, links, precision, tags
+from indicators import asof, links, precision, tags, why
 from indicators.coverage import apply_coverage, sources_sql
 from indicators.definitions import GRAINS, Definition, definitions_hash, load_definitions
 from warehouse.coverage import refresh_coverage
@@ -231,23 +231,28 @@ def incidents_behind(
 ) -> list[dict]:
     """The incidents that make up one value: one row per real event (the record kept), oldest first.
 
-    `why` lists the tags of the event's records with their evidence and confidence ('cross_border_strike
-    USA->PAK: source_reference ~ "US drone" (text)'), so an alert can say why an event counted.
+    `reasons` says why each counted (indicators/why.py): the evidence and confidence of the tag rows, of any of
+    the event's records, of the tags the definition counts by (for a count by event type and province, the
+    coded type and ISO 3166-2 code); `why` the same as lines ('cross_border_strike USA->PAK: text, "US drone"
+    in source_reference (ucdp)').
     """
     known = asof.prepare(con, as_of, watched)
+    reasons = why.reasons_sql(known.event_tags, known.events, "e.incident_id",
+                              why.tags_read(definition, {r["tag"] for r in tags.load_rules()}))
     cur = con.execute(
         f"SELECT e.incident_id, e.event_date, e.country, e.admin1, e.admin2, e.location, e.actor1, e.actor2, "
         f"e.fatalities, e.notes, e.source, e.source_reference, e.source_url, e.event_type, e.sub_event_type, "
-        f"(SELECT list(DISTINCT t.tag || coalesce(' ' || t.detail, '') || coalesce(': ' || t.evidence, '') "
-        f"|| coalesce(' (' || t.confidence || ')', '') ORDER BY 1) FROM {known.event_tags} t "
-        f"JOIN {known.events} r USING (incident_id) WHERE r.event_key = e.incident_id) AS why "
+        f"coalesce({reasons}, []) AS reasons "
         f"FROM (SELECT DISTINCT event_key FROM ({definition.sql}) q WHERE series = $series "
         f"AND {_period_sql(grain)} = $period AND event_date <= $asof) k "
         f"JOIN {known.events} e ON e.incident_id = k.event_key "
         f"WHERE {precision.fits_sql(grain, 'e.date_precision')} ORDER BY e.event_date, e.incident_id",
         {"series": series, "period": period_start, "asof": as_of},
     )
-    return records(cur)
+    found = records(cur)
+    for row in found:
+        row["why"] = [why.reason_text(r) for r in row["reasons"]]
+    return found
 
 
 def running_values(con: duckdb.DuckDBPyConnection, d: Definition, grain: str, as_of: dt.date) -> list[tuple]:

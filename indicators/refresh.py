@@ -13,7 +13,6 @@ from indicators.episodes import refresh_episodes
 from indicators.links import refresh_links
 from indicators.tags import refresh_tags
 from warehouse.db import transaction
-from warehouse.places import refresh_places
 
 
 @dataclass
@@ -45,9 +44,7 @@ def refresh(
     since: dt.date | None = None,
 ) -> RefreshResult:
     seconds, start = {}, time.perf_counter()
-    with transaction(con):
-        refresh_places(con)  # before tagging: the incidents view's admin1_code / admin2_norm come from it
-    tag_result = refresh_tags(con, full=full)
+    tag_result = refresh_tags(con, full=full)  # resolves places first: rules read admin1_code
     seconds["tags"], start = time.perf_counter() - start, time.perf_counter()
     with transaction(con):
         linked = refresh_links(con)

@@ -24,6 +24,7 @@ from indicators.tag_sql import (
 )
 from warehouse.countries import resolve_new_names
 from warehouse.db import transaction
+from warehouse.places import places_hash, refresh_places
 
 __all__ = ["condition_sql", "load_rules", "prepare_origins", "refresh_tags", "rules_hash", "tag_select_sql"]
 
@@ -58,8 +59,9 @@ def load_rules(path: str | Path | None = None) -> list[dict[str, Any]]:
 
 
 def rules_hash(rules: list[dict[str, Any]]) -> str:
-    """Hash of what the rules compute (their SQL): editing a description or an example forces no retag."""
-    return hashlib.sha256(tag_select_sql(rules, "incidents").encode("utf-8")).hexdigest()
+    """Hash of what the rules compute (their SQL, and the place names they read: admin1_code comes from
+    warehouse/places.yml): editing a description or an example forces no retag, a new alias does."""
+    return hashlib.sha256((tag_select_sql(rules, "incidents") + places_hash()).encode("utf-8")).hexdigest()
 
 
 def prepare_origins(con: duckdb.DuckDBPyConnection, relation: str) -> int:
@@ -76,6 +78,7 @@ def refresh_tags(con: duckdb.DuckDBPyConnection, *, full: bool = False,
     digest = rules_hash(rules)
     try:
         with transaction(con):
+            refresh_places(con)  # rules read admin1_code / admin2_norm, which the incidents view joins from these
             state = con.execute(
                 "SELECT refreshed_at, definitions_hash FROM refresh_state WHERE component = 'tags'"
             ).fetchone()

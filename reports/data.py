@@ -13,6 +13,7 @@ from typing import Any
 
 import duckdb
 
+from indicators import why
 from indicators.asof import AsOf
 from publish.render import safe_url
 from warehouse.db import rows
@@ -130,7 +131,8 @@ def headline(con, known: AsOf, week: Week, alerts: list[dict]) -> dict[str, Any]
 # -- notable incidents --------------------------------------------------------------------------------
 
 def notable_incidents(con, known: AsOf, week: Week, deadliest: int = DEADLIEST) -> list[dict]:
-    """Every real event of the week tagged by a rule (in any source's record of it), plus the deadliest few."""
+    """Every real event of the week tagged by a rule (in any source's record of it), plus the deadliest few; `reasons`
+    holds each tag row's evidence, confidence and source (indicators/why.py)."""
     found = rows(con, f"""
         WITH wk AS (SELECT k, fatalities FROM ({_real_events_sql(known)}) WHERE day BETWEEN $start AND $end),
         tg AS (SELECT e.event_key AS k, list(DISTINCT t.tag || coalesce(' ' || t.detail, '')) AS tags
@@ -142,6 +144,7 @@ def notable_incidents(con, known: AsOf, week: Week, deadliest: int = DEADLIEST) 
         SELECT e.incident_id, e.source, e.event_date, e.country, e.admin1, e.admin2, e.location, e.event_type,
                e.sub_event_type, e.actor1, e.actor2, e.assoc_actor_2, p.fatalities, e.notes, e.source_reference,
                e.source_url, coalesce(p.tags, []) AS tags,
+               coalesce({why.reasons_sql(known.event_tags, known.events, "e.incident_id", None)}, []) AS reasons,
                (SELECT list(DISTINCT d.source ORDER BY d.source) FROM {known.events} d
                 WHERE d.event_key = e.incident_id AND d.incident_id <> e.incident_id) AS also_in
         FROM picked p JOIN {known.events} e ON e.incident_id = p.k

@@ -17,6 +17,7 @@ from pathlib import Path
 import duckdb
 from markupsafe import Markup, escape
 
+from indicators import why
 from publish.charts import panel_png
 from publish.mail import DeliveryError, SmtpSettings, build_message, deliver
 from reports import data, weekly
@@ -56,6 +57,8 @@ def _text_body(r: ReportResult) -> str:
         tags = f" [{'; '.join(i['tag_labels'])}]" if i["tag_labels"] else ""
         notes = " ".join((i["notes"] or "").split())
         lines.append(f"  - {i['event_date']} {place}: {i['fatalities']} killed{tags}")
+        lines += [f"    why: {why.parts_text(w)}" for w in i.get("why_items") or []] or [
+            "    why: among the week's deadliest; no mission tag"]
         if notes:
             lines.append(f"    {notes[:300]}{'...' if len(notes) > 300 else ''}")
     lines += ["", "The full report (charts, data quality, revisions) is this email's HTML version"

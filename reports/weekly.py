@@ -18,7 +18,7 @@ from typing import Any
 
 import duckdb
 
-from indicators import asof
+from indicators import asof, why
 from indicators.definitions import Definition, load_definitions
 from indicators.periods import period_label
 from publish.charts import panel_svg
@@ -43,6 +43,8 @@ TAG_LABELS = {
     "sectarian_or_ethnic_targeting": "Sectarian / ethnic targeting",
     "actor:baloch_separatist": "Baloch separatist",
     "ttp_violence_kp": "TTP violence (KP)",
+    "interstate_clash": "Interstate clash",
+    "foreign_dyad_event": "Foreign dyad",          # not a strike: the legend says what dyad means
 }
 
 
@@ -93,6 +95,7 @@ def gather(con: duckdb.DuckDBPyConnection, as_of: dt.date, settings: Settings,
     for i in incidents:
         i["tag_labels"] = [TAG_LABELS.get(t.split(" ")[0], t.split(" ")[0]) + (
             f" {t.split(' ', 1)[1]}" if " " in t else "") for t in i["tags"]]
+        i["why_items"] = [why.reason_parts(r, TAG_LABELS) for r in i["reasons"]]     # why it is listed
     events = data.week_events(con, known, week)
     drawn = incident_map(events, watched, TAG_LABELS)
     week_map = {"uri": drawn.data_uri, "png": drawn.png, "events": len(events), "drawn": len(drawn.drawn),

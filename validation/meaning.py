@@ -14,11 +14,14 @@ import pyarrow as pa
 from validation.gx_engine import CheckResult, import_gx, json_safe
 from validation.gx_sql import validate_table
 from validation.results import annotate
+from warehouse.places import resolve_admin1
 
 SUITE = "meaning"
 WHY = {
-    "admin1_resolves": "admin1 is one of its country's ISO 3166-2 subdivisions (pycountry). Warning: an unknown "
-    "spelling ('Khyber Pakhtunkhwa province') splits one province into two series; country totals stay right.",
+    "admin1_resolves": "each source's admin1 spelling resolves to an ISO 3166-2 subdivision the way the indicators "
+    "resolve it (warehouse/places.py: pycountry names + warehouse/places.yml aliases). Warning, 'admin1 unresolved': "
+    "an unknown spelling keeps a series of its own (one province, two series) and tag rules that filter on the "
+    "province code miss it; country totals stay right. Fix: add the spelling to warehouse/places.yml.",
     "date_precision_fits_weekly": "events of the last year are dated to the week or finer (date_precision <= 3). "
     "Warning: a month- or year-precision event sits on its period's first day and inflates that week's count; "
     "months and quarters stay right.",
@@ -33,18 +36,27 @@ WHY = {
 TRAILING_WEEKS, MIN_HISTORY, SDS, RECENT_DAYS = 52, 26, 5, 28
 
 
-def _subdivisions(con) -> None:
-    import pycountry
+def _admin1_spellings(con) -> None:
+    """Register _admin1_spellings: each (source, country, admin1 spelling) of the current incidents with its row
+    count and the ISO 3166-2 code the indicators resolve it to (NULL: unresolved). A few hundred spellings, each
+    resolved once by the same function as the incidents view's admin1_code, so the check and the series agree."""
+    found = con.execute(
+        "SELECT source, country_iso3, admin1, count(*) FROM incident_current WHERE NOT is_deleted "
+        "AND country_iso3 IS NOT NULL AND nullif(trim(admin1), '') IS NOT NULL GROUP BY ALL ORDER BY ALL").fetchall()
+    columns = ("source", "country_iso3", "admin1", "rows", "admin1_code")
+    resolved = [(*row, resolve_admin1(row[1], row[2])[0]) for row in found]
+    con.register("_admin1_spellings", pa.table({c: [r[i] for r in resolved] for i, c in enumerate(columns)}))
 
-    rows = [(s.country_code, s.name) for s in pycountry.subdivisions]
-    codes = {c.alpha_2: c.alpha_3 for c in pycountry.countries}
-    con.register("_subdivision_names", pa.table({"country_iso3": [codes.get(c) for c, _ in rows],
-                                                 "name": [n for _, n in rows]}))
 
-
-def _norm(expr: str) -> str:
-    # Spelling, not meaning: accents, '&' and punctuation differ between sources and ISO ("Khōst", "Khost").
-    return f"regexp_replace(replace(lower(strip_accents({expr})), '&', 'and'), '[^a-z]', '', 'g')"
+def _unresolved_message(result) -> str:
+    """'admin1 unresolved: 2 spellings (5 rows) ...: ucdp PAK 'Foo Province' 4 rows; ...' from GX's unexpected rows."""
+    rows = sorted(result.get("unexpected_index_list") or [], key=lambda r: (-int(r["rows"]), str(r["source"])))
+    listed = "; ".join(f"{r['source']} {r['country_iso3']} '{r['admin1']}' {r['rows']} row{'s' * (r['rows'] != 1)}"
+                       for r in rows[:10])
+    more = f"; and {len(rows) - 10} more" if len(rows) > 10 else ""
+    total = sum(int(r["rows"]) for r in rows)
+    return (f"admin1 unresolved: {len(rows)} spelling{'s' * (len(rows) != 1)} ({total} rows) resolve to no ISO "
+            f"3166-2 subdivision, each keeps a series of its own (add it to warehouse/places.yml): {listed}{more}")
 
 
 def _views(con, as_of: dt.date) -> dict[str, str]:
@@ -52,12 +64,7 @@ def _views(con, as_of: dt.date) -> dict[str, str]:
     has_covered = bool(con.execute("SELECT count(*) FROM duckdb_columns() WHERE table_name = 'indicator_value_rows' "
                                    "AND column_name = 'covered'").fetchone()[0])
     views = {
-        "admin1_resolves": (
-            "SELECT DISTINCT i.country_iso3, i.admin1, s.name AS subdivision FROM incident_current i "
-            f"LEFT JOIN _subdivision_names s ON s.country_iso3 = i.country_iso3 AND {_norm('s.name')} = "
-            f"{_norm('i.admin1')} "
-            "WHERE NOT i.is_deleted AND i.admin1 IS NOT NULL "
-            "AND i.country_iso3 IN (SELECT country_iso3 FROM _subdivision_names)"),
+        "admin1_resolves": "SELECT * FROM _admin1_spellings",
         "date_precision_fits_weekly": (
             "SELECT incident_id, date_precision FROM incident_current WHERE NOT is_deleted AND event_date >= "
             f"DATE '{as_of}' - INTERVAL {TRAILING_WEEKS} WEEK AND event_date <= DATE '{as_of}'"),
@@ -82,8 +89,8 @@ def _views(con, as_of: dt.date) -> dict[str, str]:
 def _expectations():
     e = import_gx().expectations
     return {
-        "admin1_resolves": ("warning", None, e.ExpectColumnValuesToNotBeNull(column="subdivision"),
-                            ["country_iso3", "admin1"]),
+        "admin1_resolves": ("warning", None, e.ExpectColumnValuesToNotBeNull(column="admin1_code"),
+                            ["source", "country_iso3", "admin1", "rows"]),
         "date_precision_fits_weekly": ("warning", None, e.ExpectColumnValuesToBeBetween(
             column="date_precision", max_value=3), ["incident_id"]),
         "cross_border_strikes_have_evidence": ("critical", "cross_border_strikes", e.ExpectColumnValuesToNotBeNull(
@@ -97,7 +104,7 @@ def _expectations():
 
 def check_meaning(con, as_of: dt.date) -> list[CheckResult]:
     """The meaning checks that apply to this warehouse (see the module's table); ValidationError when GX cannot."""
-    _subdivisions(con)
+    _admin1_spellings(con)
     specs, results = _expectations(), []
     try:
         for name, sql in _views(con, as_of).items():
@@ -110,14 +117,17 @@ def check_meaning(con, as_of: dt.date) -> list[CheckResult]:
             res = evr.result or {}
             examples = "; ".join(" ".join(str(v) for v in row.values())
                                  for row in sorted((res.get("unexpected_index_list") or []), key=str)[:10])
+            message = _unresolved_message(res) if name == "admin1_resolves" else \
+                f"{res.get('unexpected_count')} of {res.get('element_count')} fail, e.g. {examples}"
+            sources = sorted({str(row["source"]) for row in res.get("unexpected_index_list") or []}) \
+                if name == "admin1_resolves" else []
             res = json_safe({k: v for k, v in res.items() if k not in ("unexpected_index_list", "unexpected_list")})
             r = CheckResult(SUITE, name, expectation.expectation_type, severity, bool(evr.success),
                             res.get("observed_value"), res.get("unexpected_count"), res.get("element_count"),
                             {"kwargs": json_safe(expectation.configuration.kwargs), "result": res,
                              "description": WHY[name]})
-            annotate(r, None if r.success else f"{r.unexpected_count} of {r.element_count} fail, e.g. {examples}",
-                     indicator=indicator)
+            annotate(r, None if r.success else message, indicator=indicator, source=", ".join(sources) or None)
             results.append(r)
     finally:
-        con.unregister("_subdivision_names")
+        con.unregister("_admin1_spellings")
     return results

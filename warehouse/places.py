@@ -19,12 +19,11 @@ import pycountry
 import yaml
 
 from warehouse.db import records
-from warehouse.sources.mapping import literal
 
 PLACES = Path(__file__).with_name("places.yml")
 # Words sources add to a unit's name that ISO 3166-2 leaves out ('Sindh Province', 'Islamabad Capital Territory').
 _SUFFIXES = re.compile(r"\b(province|provinsi|division|region|state|capital territory|federal territory)\b")
-# Dropped from admin2 names before comparing ('Khyber Agency' = 'Khyber'); RE2 and Python agree on it.
+# Dropped from admin2 names before comparing ('Khyber Agency' = 'Khyber').
 ADMIN2_SUFFIX = r"\s+(Agency|District|Tehsil)$"
 
 
@@ -67,27 +66,31 @@ def resolve_admin1(iso3: str | None, name: str | None, path: Path | None = None)
     return _subdivisions(iso3).get(_key(name), (None, None))
 
 
+def normalise_admin2(name: str | None, path: Path | None = None) -> str | None:
+    """The admin2 name cross-source matching compares: places.yml's alias ('NWA' -> 'North Waziristan'), else
+    the name without a trailing ' Agency' / ' District' / ' Tehsil' ('Khyber Agency' -> 'Khyber')."""
+    if name is None or not name.strip():
+        return name
+    aliases = {k.lower(): v for k, v in _config((path or PLACES).read_text(encoding="utf-8"))["admin2"].items()}
+    return aliases.get(name.lower()) or re.sub(ADMIN2_SUFFIX, "", name, flags=re.IGNORECASE).strip()
+
+
 def refresh_places(con: duckdb.DuckDBPyConnection, path: Path | None = None) -> dict[str, int]:
     """Rebuild admin1_places and admin2_places from the distinct names in incident_current (a few hundred:
     resolved in Python once each; the incidents view joins the tables)."""
     path = path or PLACES
-    config = _config(path.read_text(encoding="utf-8"))
     names = con.execute("SELECT DISTINCT country_iso3, admin1 FROM incident_current "
                         "WHERE country_iso3 IS NOT NULL AND nullif(trim(admin1), '') IS NOT NULL").fetchall()
     rows = [(c, n, *resolve_admin1(c, n, path)) for c, n in names]
     con.execute("DELETE FROM admin1_places")
     if rows:
         con.executemany("INSERT INTO admin1_places VALUES (?, ?, ?, ?)", rows)
-    aliases = " UNION ALL ".join(f"SELECT {literal(k)}, {literal(v)}" for k, v in config["admin2"].items())
+    admin2 = [(n, normalise_admin2(n, path)) for (n,) in con.execute(
+        "SELECT DISTINCT admin2 FROM incident_current WHERE nullif(trim(admin2), '') IS NOT NULL").fetchall()]
     con.execute("DELETE FROM admin2_places")
-    con.execute(
-        "INSERT INTO admin2_places SELECT n, coalesce(a.norm, trim(regexp_replace(n, $suffix, '', 'i'))) "
-        f"FROM (SELECT DISTINCT admin2 AS n FROM incident_current WHERE nullif(trim(admin2), '') IS NOT NULL) "
-        f"LEFT JOIN ({aliases or 'SELECT NULL, NULL WHERE false'}) a(name, norm) ON lower(a.name) = lower(n)",
-        {"suffix": ADMIN2_SUFFIX},
-    )
-    return {"admin1": len(rows), "admin1_unresolved": sum(r[2] is None for r in rows),
-            "admin2": con.execute("SELECT count(*) FROM admin2_places").fetchone()[0]}
+    if admin2:
+        con.executemany("INSERT INTO admin2_places VALUES (?, ?)", admin2)
+    return {"admin1": len(rows), "admin1_unresolved": sum(r[2] is None for r in rows), "admin2": len(admin2)}
 
 
 def unresolved_admin1(con: duckdb.DuckDBPyConnection) -> list[dict]:

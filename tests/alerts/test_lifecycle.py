@@ -327,6 +327,25 @@ def test_header_injection_through_incident_text_is_impossible(con, tmp_path):
     assert "<script>" not in html and "&lt;script&gt;" in html and "javascript:" not in html.split("<body")[1]
 
 
+def test_why_an_incident_counted_is_escaped_in_the_email(con, tmp_path):
+    """The evidence quotes a source's own text: in the HTML body it is text, never markup."""
+    row = acled_row(timestamp="1728500000", notes='<img src=x onerror=alert(1)> "Chinese engineers" hit')
+    ingest_file(con, write_csv(tmp_path / "x.csv", [row]), "acled")
+    con.execute("INSERT INTO incident_tag_rows (incident_id, tag, detail, rule, evidence, confidence, tagged_at) "
+                "VALUES ('acled:PAK140001', 'target:chinese_nationals', NULL, 'crafted', "
+                "'notes ~ \"<img src=x onerror=alert(1)> Chinese engineers\"', 'text', current_timestamp)")
+    put_quarters(con, {Q4: 1})
+    defs = {"chinese_nationals_attacks": chinese(sql=CHINA_SQL.replace(
+        "FROM events WHERE actor2 LIKE '%(China)%'",
+        "FROM events JOIN event_tags t USING (incident_id) WHERE t.tag = 'target:chinese_nationals'"))}
+    with running_smtp() as server:
+        assert run(con, server, defs=defs).sent == 1
+    msg = server.messages[0]
+    html, text = msg.get_body(("html",)).get_content(), msg.get_body(("plain",)).get_content()
+    assert "<img src=x" not in html and "&lt;img src=x onerror=alert(1)&gt; Chinese engineers&#34; in notes" in html
+    assert 'Why it counted: text, "<img src=x onerror=alert(1)> Chinese engineers" in notes (acled)' in text
+
+
 def test_dry_run_shows_what_would_be_sent_and_changes_nothing(incidents):
     put_quarters(incidents, {Q4: 2})
     with running_smtp() as server:
@@ -431,3 +450,13 @@ def test_bundled_sample_raises_a_critical_alert_on_chinese_nationals_in_2024_q4(
     text = critical[0].get_body(("plain",)).get_content()
     assert "2024-10-06" in text and "Jinnah" in text          # the Karachi airport convoy bombing
     assert "2024-11-05" in text and "SITE" in text            # the Karachi mill shooting
+    # Why each counted: the tag row's confidence, evidence and source, in both bodies and the CSV.
+    html = critical[0].get_body(("html",)).get_content()
+    assert ('Why it counted: text, actor2=Civilians (China); assoc_actor_2=Labor Group (China); '
+            '"convoy carrying Chinese" in notes (acled)') in text
+    assert ('<strong style="color: #9a6700;">text</strong> actor2=Civilians (China); assoc_actor_2=Labor Group '
+            '(China); &#34;convoy carrying Chinese&#34; in notes <small style="color: #777;">(acled)</small>') in html
+    assert "<th align=\"left\">Why it counted</th>" in html and "coded</strong> = a source&#39;s coded field" in html
+    csv_text = next(critical[0].iter_attachments()).get_content()
+    csv_text = csv_text if isinstance(csv_text, str) else csv_text.decode()
+    assert '"convoy carrying Chinese"" in notes (acled)' in csv_text

@@ -172,10 +172,31 @@ def test_incidents_behind_a_value_as_of_2024_11_10(con):
                             dt.date(2024, 10, 1), as_of, WATCHED)
     assert [(r["event_date"].isoformat(), r["location"].split()[0]) for r in rows] == [
         ("2024-10-06", "Karachi"), ("2024-11-05", "Karachi")]
-    # Why each counted: the tag, its evidence and confidence.
-    assert [w for w in rows[0]["why"] if w.startswith("target:chinese")] == [
-        'target:chinese_nationals: actor2=Civilians (China); assoc_actor_2=Labor Group (China); '
-        'notes ~ "convoy carrying Chinese" (text)']
+    # Why each counted: the tag the definition counts by (not the event's other tags: suicide attack, Baloch
+    # separatist), its evidence and confidence, and the source of the record that carries it.
+    assert rows[0]["reasons"] == [{
+        "tag": "target:chinese_nationals", "detail": None, "confidence": "text", "source": "curated",
+        "evidence": 'actor2=Civilians (China); assoc_actor_2=Labor Group (China); notes ~ "convoy carrying Chinese"'}]
+    assert rows[0]["why"] == ['target:chinese_nationals: text, actor2=Civilians (China); assoc_actor_2=Labor Group '
+                              '(China); "convoy carrying Chinese" in notes (curated)']
+    # A count by event type and province rests on the coded type and the ISO 3166-2 code of the spelling.
+    week = incidents_behind(con, load_definitions()["political_violence_events"], "PAK:PK-SD", "week",
+                            dt.date(2024, 11, 4), as_of, WATCHED)
+    assert [r["why"] for r in week] == [["coded, in the query of coded fields: event_type=Violence against "
+                                         "civilians; admin1=Sindh -> PK-SD (curated)"]]
+
+
+def test_why_a_strike_counted_is_its_coded_perpetrator(con, tmp_path):
+    """ACLED codes who acted (actor1) and what (sub_event_type): that is the evidence, confidence coded."""
+    load(con, tmp_path, "s.csv", [acled_row(
+        event_id_cnty="PAK1", event_date="2024-01-16", event_type="Explosions/Remote violence",
+        sub_event_type="Air/drone strike", actor1="Military Forces of Iran (1989-)", actor2="Jaish al-Adl",
+        admin1="Balochistan", notes="Iranian drone strikes hit <b>Panjgur</b>.", timestamp="1710000000")])
+    refresh(con, dt.date(2024, 6, 30), watched=WATCHED)
+    [row] = incidents_behind(con, load_definitions()["cross_border_strikes"], "IRN->PAK", "quarter",
+                             dt.date(2024, 1, 1), dt.date(2024, 6, 30), WATCHED)
+    assert row["why"] == ["cross_border_strike IRN->PAK: coded, actor1=Military Forces of Iran (1989-); "
+                          "sub_event_type=Air/drone strike (acled)"]
 
 
 def test_backfill_since_recomputes_only_from_that_date(con, tmp_path):

@@ -15,6 +15,7 @@ from indicators.refresh import refresh
 from indicators.rules import evaluate_rules
 from riskwatch.settings import Settings
 from tests.conftest import SAMPLE, acled_row, shared, write_csv
+from tests.indicators.link_rows import load, ucdp
 from validation.indicator_checks import check_indicators
 from validation.ingest import ingest_file
 from warehouse.sources.mapping import MappingError, load_mapping
@@ -74,6 +75,21 @@ def test_a_live_source_covers_up_to_its_newest_ingest_and_a_definition_can_narro
     yml.write_text(yml.read_text() + "sources: [acled]\n")
     with pytest.raises(DefinitionError, match="sources must be"):
         load_definitions(folder)
+
+
+def test_interstate_clashes_are_no_data_where_only_sources_that_cannot_record_them_cover(con, tmp_path):
+    """GTD (terrorism, no state forces) and BIJ (US drone strikes) cannot record a clash between two states: a
+    quarter only they cover is NULL for interstate_clashes (with GTD contributing it would read 0: calm)."""
+    load(con, tmp_path, "ucdp", [ucdp("1", "2019-10-15", 34.5, 74.0, side_a="Government of India",
+                                      side_b="Government of Pakistan", adm_1="Azad Jammu & Kashmir", adm_2="")])
+    # A GTD release reaching into 2020 widens GTD's coverage to its newest event (UCDP's export ends 2019).
+    gtd(con, tmp_path, [{**GTD_ROW, "eventid": "202005100001", "iyear": "2020", "imonth": "5", "iday": "10",
+                         "corp1": "Police station", "natlty1_txt": "Pakistan"}])
+    refresh(con, dt.date(2020, 8, 1), watched=WATCHED)
+    assert quarters(con, "interstate_clashes", "IND<>PAK") == {
+        "2019-10-01": (1, True), "2020-01-01": (None, False), "2020-04-01": (None, False),
+        "2020-07-01": (None, False)}
+    assert load_definitions()["interstate_clashes"].sources == {"exclude": ["gtd", "bij_drone_strikes"]}
 
 
 def test_incremental_refresh_with_coverage_equals_full_recompute(con, tmp_path):
@@ -201,7 +217,7 @@ def test_real_ucdp_and_gtd_weeks_hold_no_month_or_year_precision_event(con):
     coarse = con.execute(
         "SELECT count(*) FROM indicator_values v JOIN incidents i ON i.date_precision >= 4 "
         "AND v.grain = 'week' AND i.event_date BETWEEN v.period_start AND v.period_end "
-        "AND v.series = i.country_iso3 || ':' || coalesce(i.admin1, 'unknown') "
+        "AND v.series = i.country_iso3 || ':' || coalesce(i.admin1_code, nullif(trim(i.admin1), ''), 'unknown') "
         "AND v.indicator = 'political_violence_fatalities' AND v.value >= i.fatalities AND i.fatalities > 100"
     ).fetchone()[0]
     week = con.execute("SELECT sum(value) FROM indicator_values WHERE indicator = 'political_violence_fatalities' "

@@ -12,6 +12,7 @@ from indicators import tags
 from tests.conftest import SAMPLE, acled_row, shared, write_csv
 from validation.ingest import ingest_file
 from warehouse.countries import iso3
+from warehouse.places import normalise_admin2, resolve_admin1
 
 AS_OF = dt.date(2025, 12, 31)
 RULES = tags.load_rules()
@@ -33,6 +34,11 @@ def example_table(con, rows: list[dict], name: str = "_examples") -> str:
         values.setdefault("country_iso3", iso3(values.get("country")))
         if isinstance(values.get("extra"), dict):
             values["extra"] = json.dumps(values["extra"])
+        # The places the incidents view joins (warehouse/places.py), resolved as a refresh resolves them.
+        code, current = resolve_admin1(values["country_iso3"], values.get("admin1"))
+        values.setdefault("admin1_code", code)
+        values.setdefault("admin1_name", current)
+        values.setdefault("admin2_norm", normalise_admin2(values.get("admin2")))
         cols = ", ".join(values)
         con.execute(f"INSERT INTO {name} ({cols}) VALUES ({', '.join('?' * len(values))})", list(values.values()))
     tags.prepare_origins(con, name)
@@ -292,8 +298,9 @@ def test_incremental_refresh_revisions_deletions_and_rule_changes(con, tmp_path)
     assert tags_of(con, "acled:PAK1") == {("suicide_attack", None), ("actor:baloch_separatist", "Sindh")}
     assert con.execute("SELECT * FROM incident_tag_rows WHERE incident_id = 'acled:PAK2'").fetchall() == pak2_rows
     # The version before the revision, rebuilt from history, still carries the China tag.
-    before = ("SELECT * EXCLUDE (valid_to) FROM incident_versions "
-              "WHERE incident_id = 'acled:PAK1' AND valid_to IS NOT NULL")
+    con.execute("CREATE TEMP TABLE _before AS SELECT * EXCLUDE (valid_to) FROM incident_versions "
+                "WHERE incident_id = 'acled:PAK1' AND valid_to IS NOT NULL")
+    before = "SELECT * FROM public_incidents('_before')"     # as indicators.asof rebuilds a past state
     assert ("acled:PAK1", "target:chinese_nationals", None) in tagged(con, before)
 
     (tmp_path / "del.csv").write_text("event_id_cnty,deleted_timestamp\nPAK3,1730000000\n")
@@ -310,6 +317,31 @@ def test_incremental_refresh_revisions_deletions_and_rule_changes(con, tmp_path)
     assert ("target:chinese_nationals", None) in tags_of(con, "acled:PAK1")
     assert tags.refresh_tags(con, rules=changed)["full"] is False
     assert tags.refresh_tags(con)["full"] is True  # back to the file's rules: their hash differs again
+
+
+def test_ttp_in_kp_by_province_code_whatever_the_spelling(con, tmp_path):
+    """ttp_violence_kp reads admin1_code: every spelling of Khyber Pakhtunkhwa (and FATA) is the province."""
+    ttp = {"event_type": "Battles", "sub_event_type": "Armed clash", "actor1": "TTP: Tehreek-i-Taliban Pakistan",
+           "actor2": "Police Forces of Pakistan (2018-)", "notes": "TTP militants attacked a police post."}
+    places = {"KP1": ("Khyber Pakhtunkhwa", "Bannu"), "KP2": ("Khyber Pakhtunkwa Province", "Peshawar District"),
+              "KP3": ("N.W.F.P.", "Swat"), "KP4": ("Federally Administered Tribal Areas", "NWA"),
+              "KP5": ("North-West Frontier Province", "Khyber Agency"), "PB1": ("Punjab", "Lahore"),
+              "XX1": ("Pakhtunkhwa Highlands", "Somewhere")}
+    rows = [acled_row(event_id_cnty=k, admin1=a1, admin2=a2, **ttp) for k, (a1, a2) in places.items()]
+    ingest_file(con, write_csv(tmp_path / "kp.csv", rows), "acled", as_of=AS_OF)
+    tags.refresh_tags(con)
+    got = dict(con.execute("SELECT incident_id, detail FROM incident_tags WHERE tag = 'ttp_violence_kp'").fetchall())
+    assert got == {"acled:KP1": "Bannu", "acled:KP2": "Peshawar", "acled:KP3": "Swat",
+                   "acled:KP4": "North Waziristan", "acled:KP5": "Khyber"}
+    # Why: the TTP actor; the province is the rule's scope, not its evidence.
+    assert con.execute("SELECT DISTINCT evidence, confidence FROM incident_tags WHERE tag = 'ttp_violence_kp'"
+                       ).fetchall() == [("actor1=TTP: Tehreek-i-Taliban Pakistan", "coded")]
+
+
+def test_a_places_change_retags(monkeypatch):
+    before = tags.rules_hash(RULES)
+    monkeypatch.setattr(tags, "places_hash", lambda: "another-alias-file")
+    assert tags.rules_hash(RULES) != before
 
 
 def test_descriptions_and_examples_do_not_change_the_hash():

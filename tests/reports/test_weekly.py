@@ -69,6 +69,7 @@ def warehouse(tmp_path_factory: pytest.TempPathFactory):
     assert ingest_file(con, SAMPLE / "curated_pakistan_acled.csv", "curated", as_of=dt.date(2025, 12, 31)).inserted
     # An incident whose notes try to inject markup (published 7 Nov 2024, so known on the as-of date).
     hostile = acled_row(event_id_cnty="PAK149999", event_date="2024-11-07", admin2="Hyderabad", admin3="",
+                        actor2=f"Civilians (China) {SCRIPT}",
                         location="Hyderabad", latitude="25.39", longitude="68.37", fatalities="1",
                         notes=f"Gunmen attacked a Chinese engineers' camp {SCRIPT} <b>bold</b> & fled.",
                         timestamp="1730980000")
@@ -132,6 +133,13 @@ def test_monday_run_covers_the_same_week_and_escapes_incident_text(warehouse):
     assert KARACHI_NOTES in html
     assert "&lt;script&gt;alert(&#39;pwned&#39;)&lt;/script&gt; &lt;b&gt;bold&lt;/b&gt; &amp; fled" in html
     assert SCRIPT not in html and "<b>bold</b>" not in html
+    # Why each incident is listed: the tag row's confidence, evidence (the source's own text, escaped) and source.
+    assert ('<li><span class="conf text">text</span> Chinese nationals targeted: actor2=Civilians (China) '
+            '&lt;script&gt;alert(&#39;pwned&#39;)&lt;/script&gt;; &#34;Chinese engineers&#34; in notes '
+            '<span class="src">(acled)</span></li>') in html
+    assert ('<span class="conf text">text</span> Chinese nationals targeted: actor2=Civilians (China); '
+            'assoc_actor_2=Labor Group (China); &#34;Chinese nationals&#34; in notes '
+            '<span class="src">(curated)</span>') in html
 
 
 def test_revisions_in_the_window_are_listed(warehouse):
@@ -252,6 +260,8 @@ def test_email_sent_once_per_file_version(warehouse):
     assert msg["Subject"].startswith("RiskWatch weekly report 2024-W45")
     assert "(updated)" in update["Subject"]
     assert "Karachi" in msg.get_body(("plain",)).get_content()
+    assert ('    why: Chinese nationals targeted: text, actor2=Civilians (China); assoc_actor_2=Labor Group (China); '
+            '"Chinese nationals" in notes (curated)\n') in msg.get_body(("plain",)).get_content().replace("\r\n", "\n")
     # The report is the HTML body (charts inline, tests/publish/test_email_client.py), not an attachment.
     assert "Weekly report" in msg.get_body(("html",)).get_content()
     assert all(a.get_content_type() != "text/html" for a in msg.iter_attachments())

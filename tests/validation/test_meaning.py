@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+from tests.conftest import acled_row, write_csv
 from validation.ingest import ingest_file
 from validation.meaning import check_meaning
 
@@ -40,13 +41,13 @@ def test_clean_data_passes(con, tmp_path):
 
 def test_each_meaning_check_fires_on_its_crafted_problem(con, tmp_path):
     load(con, tmp_path, ["N1,2024-10-01,1,Pakistan,Khyber Pakhtunkhwa",
-                         "N2,2024-10-02,1,Pakistan,Khyber Pakhtunkhwa province",   # UCDP's spelling
+                         "N2,2024-10-02,1,Pakistan,K.P.K.",                         # no ISO name, no alias
                          "N3,2024-10-01,4,Pakistan,Punjab"] + [f"M{i},2024-10-03,1,Pakistan,Sindh" for i in range(9)])
     weekly(con, [3, 4, 2, 5, 3] * 8 + [1428])                                         # one impossible week
     con.execute("INSERT INTO incident_tag_rows (incident_id, tag, detail, rule, tagged_at) VALUES "
                 "('native:N1', 'cross_border_strike', NULL, 'crafted', current_timestamp)")
     got = failed(con)
-    assert got["admin1_resolves"][:2] == ("warning", 1) and "Khyber Pakhtunkhwa province" in got["admin1_resolves"][3]
+    assert got["admin1_resolves"][:2] == ("warning", 1) and "'K.P.K.'" in got["admin1_resolves"][3]
     assert got["date_precision_fits_weekly"][:2] == ("warning", 1) and "native:N3" in got[
         "date_precision_fits_weekly"][3]
     assert got["cross_border_strikes_have_evidence"][:3] == ("critical", 1, "cross_border_strikes")
@@ -61,3 +62,24 @@ def test_values_where_the_source_does_not_cover_the_series_fire(con, tmp_path):
     con.execute("UPDATE indicator_value_rows SET covered = false WHERE period_start >= DATE '2024-10-21'")
     got = failed(con)
     assert got["series_covered_where_valued"][:2] == ("warning", 3)   # three weeks valued after coverage ended
+
+
+def test_an_unresolved_admin1_is_its_own_warning_naming_source_spelling_and_rows(con, tmp_path):
+    """Spellings resolve as the indicators resolve them (places.yml aliases included): UCDP's 'Khyber Pakhtunkwa
+    Province', 'N.W.F.P.' and FATA are PK-KP and pass; one that resolves to nothing is named with its rows."""
+    load(con, tmp_path, ["N1,2024-10-01,1,Pakistan,Khyber Pakhtunkwa Province",
+                         "N2,2024-10-01,1,Pakistan,N.W.F.P.",
+                         "N3,2024-10-01,1,Pakistan,Federally Administered Tribal Areas",
+                         "N4,2024-10-01,1,Pakistan,Balochistan Province",
+                         "N5,2024-10-01,1,Pakistan,Pakhtoonkhwa",
+                         "N6,2024-10-02,1,Pakistan,Pakhtoonkhwa",
+                         "N7,2024-10-02,1,Pakistan,Makran Division"])
+    ingest_file(con, write_csv(tmp_path / "c.csv", [acled_row(event_id_cnty="C1", admin1="Pakhtoonkhwa")]), "curated",
+                as_of=AS_OF)
+    [r] = [r for r in check_meaning(con, AS_OF) if r.check_name == "admin1_resolves"]
+    assert (r.success, r.severity, r.unexpected_count, r.element_count) == (False, "warning", 3, 7)
+    assert r.details["source"] == "curated, native"
+    assert r.details["message"] == (
+        "admin1 unresolved: 3 spellings (4 rows) resolve to no ISO 3166-2 subdivision, each keeps a series of its "
+        "own (add it to warehouse/places.yml): native PAK 'Pakhtoonkhwa' 2 rows; curated PAK 'Pakhtoonkhwa' 1 row; "
+        "native PAK 'Makran Division' 1 row")
