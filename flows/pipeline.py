@@ -12,8 +12,11 @@ from prefect import flow
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
 from flows import tasks
+from flows.logs import send_project_logs_to_api
 from riskwatch.settings import load_settings
 from warehouse.lock import writer_lock
+
+send_project_logs_to_api()
 
 
 def _date(value: dt.date | str | None) -> dt.date:

@@ -67,6 +67,6 @@ def deploy_to_pool(settings: Settings, work_pool: str) -> list[str]:
         source = FLOWS[d.flow_name].from_source(source=str(root), entrypoint=f"flows/pipeline.py:{d.flow_name}")
         source.deploy(name=d.name, work_pool_name=work_pool, parameters=d.parameters, description=d.description,
                       schedules=[Cron(d.cron, timezone=settings.timezone)], concurrency_limit=1, tags=["riskwatch"],
-                      build=False, push=False)
+                      build=False, push=False, print_next_steps=False, ignore_warnings=True)
         names.append(d.name)
     return names
