@@ -3,46 +3,31 @@ the bench: the commands README "Team mode" gives an operator, run as subprocesse
 
 from __future__ import annotations
 
-import asyncio
 import os
 import signal
 import socket
 import subprocess
 import sys
 import time
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
 
-PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
+from tests import lake_mode
+
 BIN = Path(sys.executable).parent
 
 
-def _admin(sql: str) -> None:
-    import asyncpg  # ships with prefect (its PostgreSQL driver)
-
-    async def run() -> None:
-        con = await asyncpg.connect(PG_ADMIN)
-        try:
-            await con.execute(sql)
-        finally:
-            await con.close()
-
-    asyncio.run(run())
-
-
 @contextmanager
-def postgres_database(prefix: str = "team_test") -> Iterator[str]:
+def postgres_database() -> Iterator[str]:
     """A fresh PostgreSQL database (its name), dropped afterwards with whatever is still connected to it."""
-    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
-    _admin(f'CREATE DATABASE "{name}"')
+    name = lake_mode.create_database()
     try:
         yield name
     finally:
-        _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        lake_mode.drop_database(name)
 
 
 def free_port() -> int:

@@ -1,7 +1,8 @@
-"""Team mode's Prefect side, as README "Team mode" sets it up: `prefect server start` on a PostgreSQL database,
-a process work pool, `riskwatch deploy --work-pool`, two workers; the daily pipeline and the weekly report
-triggered together run on the two workers at the same time, complete, and the logs of riskwatch's own
-modules (reports.weekly, publish.mail) are on the runs in the API.
+"""Team mode as README "Team mode" sets it up: a lake (catalog in a PostgreSQL database, Parquet files in a
+directory), `prefect server start` on another PostgreSQL database, a process work pool, `riskwatch deploy
+--work-pool`, two workers; the daily pipeline and the weekly report triggered together run on the two
+workers at the same time against the one lake, complete, and the logs of riskwatch's own modules
+(reports.weekly, publish.mail) are on the runs in the API.
 
 Opt-in (a server start and two flow-run subprocesses take ~1.5 min on a quiet machine):
     pytest -m prefect_server tests/flows/test_team_mode.py
@@ -16,7 +17,10 @@ import httpx
 import pytest
 
 from flows.demo import DEMO_AS_OF, SAMPLE_FILES
+from riskwatch.settings import load_settings
+from tests import lake_mode
 from tests.prefect_server import BIN, postgres_database, prefect_server, process_workers, wait_for_workers
+from warehouse import db
 
 pytestmark = pytest.mark.prefect_server
 
@@ -66,15 +70,19 @@ def test_two_workers_run_daily_and_weekly_at_once_with_riskwatch_logs(tmp_path):
     config.write_text(f'[pipeline]\nreports_dir = "{reports}"\ninbox_dir = "{tmp_path / "inbox"}"\n'
                       "email_retries = 0\n")
     warehouse = tmp_path / "wh" / "riskwatch.duckdb"
-    with postgres_database("team_prefect") as database, \
-            prefect_server(tmp_path / "prefect", database) as (api, env):
-        env = env | {"RISKWATCH_CONFIG": str(config), "RISKWATCH_ALERT_TO": "analysts@example.org",
+    with postgres_database() as lake_db, postgres_database() as prefect_db, \
+            prefect_server(tmp_path / "prefect", prefect_db) as (api, env):
+        env = env | {"RISKWATCH_BACKEND": "ducklake", "RISKWATCH_CATALOG": lake_mode.catalog(lake_db),
+                     "RISKWATCH_DATA_PATH": str(tmp_path / "lake-data"),
+                     "RISKWATCH_CONFIG": str(config), "RISKWATCH_ALERT_TO": "analysts@example.org",
                      "RISKWATCH_REPORT_TO": "desk@example.org", "PREFECT_WORKER_QUERY_SECONDS": "1",
                      "PREFECT_WORKER_PREFETCH_SECONDS": "1"}
-        for name in ("RISKWATCH_SMTP_HOST", "RISKWATCH_OUTBOX", "RISKWATCH_WAREHOUSE"):
+        for name in ("RISKWATCH_SMTP_HOST", "RISKWATCH_OUTBOX", "RISKWATCH_WAREHOUSE", "RISKWATCH_METADATA_SCHEMA"):
             env.pop(name, None)
         run = lambda *args: subprocess.run(args, env=env, cwd=tmp_path, capture_output=True, text=True,  # noqa: E731
                                            timeout=300)
+        made = run(str(BIN / "riskwatch"), "--warehouse", str(warehouse), "doctor")   # creates the lake's tables
+        assert made.returncode == 0, made.stderr
         created = run(str(BIN / "prefect"), "work-pool", "create", POOL, "--type", "process")
         assert created.returncode == 0, created.stdout + created.stderr
         deployed = run(str(BIN / "riskwatch"), "--warehouse", str(warehouse), "deploy", "--work-pool", POOL)
@@ -96,10 +104,16 @@ def test_two_workers_run_daily_and_weekly_at_once_with_riskwatch_logs(tmp_path):
         starts = [r["start_time"] for r in runs.values()]
         ends = [r["end_time"] for r in runs.values()]
         assert max(starts) < min(ends), (starts, ends)          # run intervals overlap: at the same time
-        # The parameters the deployment registered (the warehouse) reached the runs: both wrote there.
+        # The parameters the deployment registered (the warehouse) reached the runs, and both wrote to the lake.
         assert runs[daily]["parameters"]["warehouse"] == str(warehouse)
         assert list(reports.glob("weekly-2024-W45.html"))
         assert list((reports / "outbox").glob("riskwatch-alert-*.eml"))
+        con = db.connect(warehouse, read_only=True, lake=load_settings(warehouse, environ=env).lake)
+        try:
+            assert con.execute("SELECT count(*) FROM ingest_runs WHERE status = 'success'").fetchone()[0] == 2
+            assert con.execute("SELECT count(*) FROM reports").fetchone()[0] >= 1
+        finally:
+            con.close()
         # riskwatch's module loggers reach the API (and the UI's run page), not only Prefect's own.
         assert {"reports.weekly", "publish.mail"} <= logs[weekly], logs[weekly]
         assert "prefect.flow_runs" in logs[daily], logs[daily]
