@@ -67,6 +67,20 @@ def weekly_report(warehouse: str | None = None, as_of: str | None = None, email:
         return _email_retries(tasks.weekly_report, settings)(str(settings.warehouse), _date(as_of), email, config)
 
 
+@flow(name="maintenance", log_prints=True)
+def maintenance(warehouse: str | None = None, config: str | None = None) -> dict:
+    """Weekly upkeep: on a lake flush inlined rows, expire snapshots past [maintenance] snapshot_retention_days,
+    merge small files, rewrite mostly-deleted ones, delete unused files; on the embedded file a CHECKPOINT."""
+    from warehouse.maintenance import Maintenance
+
+    settings = load_settings(warehouse, config)
+    with writer_lock(settings.warehouse, timeout=settings.busy_timeout, lake=settings.lake):
+        done = tasks.maintain(str(settings.warehouse), config)
+    create_markdown_artifact(Maintenance(**done).markdown(f"riskwatch maintenance of {settings.warehouse}"),
+                             key="riskwatch-maintenance", description="Warehouse maintenance: files, snapshots, bytes")
+    return done
+
+
 def _email_retries(step, settings):
     """The task with the retries of [pipeline] email_retries / email_retry_delay_seconds (SMTP may be down)."""
     return step.with_options(retries=int(settings.get("pipeline.email_retries")),
