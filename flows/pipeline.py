@@ -12,8 +12,11 @@ from prefect import flow
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
 from flows import tasks
+from flows.logs import send_project_logs_to_api
 from riskwatch.settings import load_settings
 from warehouse.lock import writer_lock
+
+send_project_logs_to_api()
 
 
 def _date(value: dt.date | str | None) -> dt.date:
@@ -62,6 +65,20 @@ def weekly_report(warehouse: str | None = None, as_of: str | None = None, email:
     settings = load_settings(warehouse, config)
     with writer_lock(settings.warehouse, timeout=settings.busy_timeout, lake=settings.lake):
         return _email_retries(tasks.weekly_report, settings)(str(settings.warehouse), _date(as_of), email, config)
+
+
+@flow(name="maintenance", log_prints=True)
+def maintenance(warehouse: str | None = None, config: str | None = None) -> dict:
+    """Weekly upkeep: on a lake flush inlined rows, expire snapshots past [maintenance] snapshot_retention_days,
+    merge small files, rewrite mostly-deleted ones, delete unused files; on the embedded file a CHECKPOINT."""
+    from warehouse.maintenance import Maintenance
+
+    settings = load_settings(warehouse, config)
+    with writer_lock(settings.warehouse, timeout=settings.busy_timeout, lake=settings.lake):
+        done = tasks.maintain(str(settings.warehouse), config)
+    create_markdown_artifact(Maintenance(**done).markdown(f"riskwatch maintenance of {settings.warehouse}"),
+                             key="riskwatch-maintenance", description="Warehouse maintenance: files, snapshots, bytes")
+    return done
 
 
 def _email_retries(step, settings):

@@ -19,7 +19,8 @@ class Deployment:
 
 
 def deployments(settings: Settings) -> list[Deployment]:
-    """Daily: ingest, then refresh + alert on what arrived. Weekly: the report, Monday 07:00 local time."""
+    """Daily: ingest, then refresh + alert on what arrived. Weekly: the report, Monday 07:00 local time, and the
+    warehouse maintenance, Sunday 03:00."""
     wh = str(settings.warehouse)
     return [
         Deployment("daily-ingest-refresh-alert", "pipeline", settings.get("schedules.daily_cron"),
@@ -28,11 +29,14 @@ def deployments(settings: Settings) -> list[Deployment]:
         Deployment("weekly-report", "weekly_report", settings.get("schedules.weekly_report_cron"),
                    "Weekly report for the last complete ISO week, emailed to RISKWATCH_REPORT_TO.",
                    {"warehouse": wh, "email": True}),
+        Deployment("weekly-maintenance", "maintenance", settings.get("schedules.maintenance_cron"),
+                   "Warehouse upkeep: on a lake expire old snapshots, merge small files, delete unused ones.",
+                   {"warehouse": wh}),
     ]
 
 
 FLOWS = {"pipeline": pipeline.pipeline, "weekly_report": pipeline.weekly_report, "ingest": pipeline.ingest,
-         "refresh": pipeline.refresh, "alert": pipeline.alert}
+         "refresh": pipeline.refresh, "alert": pipeline.alert, "maintenance": pipeline.maintenance}
 
 
 def inventory(settings: Settings) -> list[dict[str, Any]]:
@@ -67,6 +71,6 @@ def deploy_to_pool(settings: Settings, work_pool: str) -> list[str]:
         source = FLOWS[d.flow_name].from_source(source=str(root), entrypoint=f"flows/pipeline.py:{d.flow_name}")
         source.deploy(name=d.name, work_pool_name=work_pool, parameters=d.parameters, description=d.description,
                       schedules=[Cron(d.cron, timezone=settings.timezone)], concurrency_limit=1, tags=["riskwatch"],
-                      build=False, push=False)
+                      build=False, push=False, print_next_steps=False, ignore_warnings=True)
         names.append(d.name)
     return names

@@ -131,3 +131,17 @@ def weekly_report(warehouse_path: str, as_of: dt.date, email: bool = True, confi
         delivery = email_weekly_report(con, result, settings) if email else "not emailed"
     return {"path": str(result.path), "week_start": result.week_start.isoformat(),
             "week_end": result.week_end.isoformat(), "delivery": delivery}
+
+
+@task(name="maintain-warehouse")
+def maintain(warehouse_path: str, config: str | None = None) -> dict:
+    from warehouse.maintenance import maintain as upkeep
+
+    settings = load_settings(warehouse_path, config)
+    with warehouse(settings) as con:
+        done = upkeep(con, float(settings.get("maintenance.snapshot_retention_days")),
+                      float(settings.get("maintenance.file_grace_hours")))
+    get_run_logger().info("maintenance (%s): %s -> %s data files, %s snapshot(s) expired, %s file(s) / %s bytes "
+                          "deleted", done.backend, done.data_files_before, done.data_files_after,
+                          done.snapshots_expired, done.files_deleted, done.bytes_deleted)
+    return done.as_dict()

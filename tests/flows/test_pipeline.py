@@ -98,6 +98,6 @@ def test_runner_deployments_build_with_timezone():
 
     settings = load_settings(config_path=ROOT / "riskwatch.toml", environ={})
     built = runner_deployments(settings)
-    assert [d.name for d in built] == ["daily-ingest-refresh-alert", "weekly-report"]
+    assert [d.name for d in built] == ["daily-ingest-refresh-alert", "weekly-report", "weekly-maintenance"]
     weekly = built[1].schedules[0].schedule
     assert (weekly.cron, weekly.timezone) == ("0 7 * * 1", "Asia/Karachi")
