@@ -76,21 +76,6 @@ def compatible_sql(cfg: dict) -> str:
     return f"SELECT * FROM (VALUES {rows}) c(fa, fb, same)"
 
 
-def admin1_sql(cfg: dict, col: str = "admin1") -> str:
-    """admin1 as an ISO 3166-2 code where links.yml knows the spelling, else its lower-cased name."""
-    whens = " ".join(f"WHEN {literal(name.lower())} THEN {literal(code)}"
-                     for code, names in cfg["admin1_codes"].items() for name in names)
-    return f"CASE lower(trim({col})) {whens} ELSE nullif(lower(trim({col})), '') END"
-
-
-def admin2_sql(cfg: dict, col: str = "admin2") -> str:
-    """admin2 lower-cased without ' District' / ' Agency', BIJ's 'NWA'/'SWA' spelled out (links.yml)."""
-    base = (f"nullif(trim(regexp_replace(lower(trim({col})), "
-            r"'\s+(tribal agency|agency|district|tehsil)$', '')), '')")
-    whens = " ".join(f"WHEN {literal(k.lower())} THEN {literal(v)}" for k, v in cfg["admin2_aliases"].items())
-    return f"CASE {base} {whens} ELSE {base} END"
-
-
 # Words that say nothing about who acted: they would make every state or every militant group agree.
 _ACTOR_STOP = ["government", "military", "forces", "police", "unknown", "civilians", "the", "and", "group",
                "pakistan", "afghanistan", "india", "iran", "unidentified", "armed", "militants", "state",
@@ -122,12 +107,19 @@ def records_sql(cfg: dict) -> str:
     return f"""
 SELECT incident_id, source, country_iso3, CAST(event_date AS DATE) AS d0,
        CAST(greatest({d1}, event_date) AS DATE) AS d1,
-       latitude AS lat, longitude AS lon, coalesce(geo_precision, 1) AS geo, {admin1_sql(cfg)} AS a1,
-       {admin2_sql(cfg)} AS a2, family, side, {aggregate_sql(cfg)} AS aggregate,
+       latitude AS lat, longitude AS lon, coalesce(geo_precision, 1) AS geo,
+       -- places as warehouse/places.py normalised them: the ISO 3166-2 code (else the lower-cased name) and
+       -- admin2 as matching compares it (NULL where the source's admin2 names no district)
+       coalesce(admin1_code, nullif(lower(trim(admin1)), '')) AS a1, lower(a2_norm) AS a2,
+       family, side, {aggregate_sql(cfg)} AS aggregate,
        list_filter(list_distinct(regexp_extract_all(lower({_actors(cfg)}), '[a-z0-9]{{3,}}')),
                    w -> NOT list_contains([{stop}], w)) AS words,
        coalesce(fatalities_low, fatalities) AS f_lo, coalesce(fatalities_high, fatalities) AS f_hi
-FROM (SELECT *, {family} AS family, {side} AS side FROM incident_current WHERE NOT is_deleted)
+FROM (SELECT c.*, p1.admin1_code, CASE WHEN p2.name IS NULL THEN nullif(trim(c.admin2), '') ELSE p2.admin2_norm END
+             AS a2_norm
+      FROM (SELECT *, {family} AS family, {side} AS side FROM incident_current WHERE NOT is_deleted) c
+      LEFT JOIN admin1_places p1 ON p1.country_iso3 = c.country_iso3 AND p1.name = c.admin1
+      LEFT JOIN admin2_places p2 ON p2.name = c.admin2)
 WHERE family IS NOT NULL AND country_iso3 IS NOT NULL AND event_date IS NOT NULL"""
 
 

@@ -81,7 +81,9 @@ def refresh_places(con: duckdb.DuckDBPyConnection, path: Path | None = None) -> 
     aliases = " UNION ALL ".join(f"SELECT {literal(k)}, {literal(v)}" for k, v in config["admin2"].items())
     con.execute("DELETE FROM admin2_places")
     con.execute(
-        "INSERT INTO admin2_places SELECT n, coalesce(a.norm, trim(regexp_replace(n, $suffix, '', 'i'))) "
+        # an alias to null: the spelling names no district (admin2_norm NULL)
+        "INSERT INTO admin2_places SELECT n, CASE WHEN a.name IS NULL THEN trim(regexp_replace(n, $suffix, '', 'i')) "
+        "ELSE a.norm END "
         f"FROM (SELECT DISTINCT admin2 AS n FROM incident_current WHERE nullif(trim(admin2), '') IS NOT NULL) "
         f"LEFT JOIN ({aliases or 'SELECT NULL, NULL WHERE false'}) a(name, norm) ON lower(a.name) = lower(n)",
         {"suffix": ADMIN2_SUFFIX},

@@ -7,6 +7,7 @@ import pytest
 from indicators.links import load_overrides, refresh_links
 from tests.indicators.link_rows import bij, gtd, load, ucdp
 from warehouse.db import transaction
+from warehouse.places import refresh_places
 
 DATTA_KHEL = (32.9686, 69.69)
 
@@ -25,6 +26,7 @@ def events(con) -> int:
 
 def run(con, **kw) -> int:
     with transaction(con):
+        refresh_places(con)  # as indicators.refresh does: links compare the normalised places
         return refresh_links(con, **kw).links
 
 

@@ -366,9 +366,11 @@ def _usa_strikes_per_year_with_bij(con) -> dict[int, float]:
     from indicators.compute import compute_indicators
     from indicators.definitions import load_definitions
     from indicators.links import refresh_links
+    from warehouse.places import refresh_places
 
     ingest_file(con, SAMPLE / "ucdp_ged_pakistan.csv", "ucdp", as_of=AS_OF)
     ingest_file(con, shared("bij_drone_strikes/bij_pakistan_drone_strikes.csv"), "bij_drone_strikes", as_of=AS_OF)
+    refresh_places(con)   # the order indicators.refresh keeps: places, tags, links
     tags.refresh_tags(con)
     refresh_links(con)
     defs = {k: v for k, v in load_definitions().items() if k == "cross_border_strikes"}

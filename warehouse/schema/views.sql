@@ -12,7 +12,8 @@ SELECT c.incident_id, c.source, c.source_event_id, c.event_date, c.country, c.co
        c.civilian_targeting, c.fatalities_low, c.fatalities_high, c.target_type, c.target_name,
        c.target_nationality, c.perpetrator_iso3, c.source_reference, c.source_url, c.tags, c.extra,
        c.first_ingested_at, c.source_file, c.source_line, e.episode_id,
-       p1.admin1_code, p1.admin1_name, coalesce(p2.admin2_norm, c.admin2) AS admin2_norm
+       p1.admin1_code, p1.admin1_name,
+       CASE WHEN p2.name IS NULL THEN c.admin2 ELSE p2.admin2_norm END AS admin2_norm
 FROM query_table(tbl) c
 LEFT JOIN incident_duplicates d USING (incident_id)
 LEFT JOIN incident_episodes e USING (incident_id)
