@@ -25,9 +25,13 @@ def assign_parts(con: duckdb.DuckDBPyConnection, cfg: dict) -> None:
     families = ", ".join(literal(x) for x in by_toll.get("families") or []) or "NULL"
     con.execute(f"""
 CREATE OR REPLACE TEMP TABLE _lk_part AS
-WITH cand AS (SELECT b AS part, source_b AS part_source, a AS whole, source_a AS whole_source, gap, score, reasons
-              FROM _lk_cand UNION ALL
-              SELECT a, source_a, b, source_b, gap, score, reasons FROM _lk_cand),
+-- only same-day candidates of records that may be aggregates (few): the rest never have parts
+WITH agg AS (SELECT incident_id FROM _lk_rec
+             WHERE aggregate OR (source IN ({sources}) AND family IN ({families}))),
+cand AS (SELECT b AS part, source_b AS part_source, a AS whole, source_a AS whole_source, gap, score, reasons
+         FROM _lk_cand SEMI JOIN agg ON agg.incident_id = a WHERE gap = 0 UNION ALL
+         SELECT a, source_a, b, source_b, gap, score, reasons FROM _lk_cand SEMI JOIN agg ON agg.incident_id = b
+         WHERE gap = 0),
 -- the record each whole is linked to directly, per source
 partner AS (SELECT a AS whole, b AS partner, source_b AS source FROM _lk_pick
             UNION ALL SELECT b, a, source_a FROM _lk_pick),
@@ -38,8 +42,8 @@ c AS (SELECT cand.*, w.aggregate AS says_several,
       JOIN _lk_rec w ON w.incident_id = cand.whole JOIN _lk_rec pr ON pr.incident_id = pt.partner
       JOIN _lk_rec q ON q.incident_id = cand.part
       WHERE cand.gap = 0 AND pt.partner <> cand.part),                             -- a day's events
--- the sources each linked record's event holds
-ev AS (SELECT l.id, r.source FROM _lk_label l JOIN _lk_label m ON m.label = l.label
+-- the sources each candidate part's event holds
+ev AS (SELECT l.id, r.source FROM _lk_label l SEMI JOIN c ON c.part = l.id JOIN _lk_label m ON m.label = l.label
        JOIN _lk_rec r ON r.incident_id = m.id)
 SELECT part, whole, score,
        CASE WHEN says_several THEN 'its text reports several' ELSE 'its toll sums several' END || '; ' || reasons

@@ -234,8 +234,10 @@ def _write(con: duckdb.DuckDBPyConnection) -> LinkRefresh:
     changed = con.execute(
         "WITH o AS (SELECT incident_id, duplicate_of FROM incident_duplicates), "
         "n AS (SELECT incident_id, duplicate_of FROM _lk_new), "
-        "d AS ((SELECT * FROM o EXCEPT SELECT * FROM n) UNION ALL (SELECT * FROM n EXCEPT SELECT * FROM o)) "
-        "SELECT min(c.event_date) FROM d JOIN incident_current c ON c.incident_id IN (d.incident_id, d.duplicate_of)"
+        "d AS ((SELECT * FROM o EXCEPT SELECT * FROM n) UNION ALL (SELECT * FROM n EXCEPT SELECT * FROM o)), "
+        # an equality join on each id (a join ON x IN (a, b) is a nested loop over both tables)
+        "ids AS (SELECT incident_id AS id FROM d UNION SELECT duplicate_of FROM d) "
+        "SELECT min(c.event_date) FROM ids JOIN incident_current c ON c.incident_id = ids.id"
     ).fetchone()[0]
     con.execute("DELETE FROM incident_duplicates d WHERE NOT EXISTS (SELECT 1 FROM _lk_new n WHERE "
                 "n.incident_id = d.incident_id AND n.duplicate_of = d.duplicate_of AND n.matched_with "
