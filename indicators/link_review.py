@@ -17,7 +17,7 @@ def links_to_review(con: duckdb.DuckDBPyConnection, *, limit: int = 20, source: 
     the record it was matched with (b_). `source` keeps links with a record of that source on either side."""
     cols = ", ".join(f"a.{f} AS a_{f}, b.{f} AS b_{f}" for f in FIELDS)
     cur = con.execute(
-        f"SELECT l.incident_id, l.matched_with, l.duplicate_of, l.score, l.reasons, l.rule, {cols} "
+        f"SELECT l.incident_id, l.matched_with, l.duplicate_of, l.score, l.reasons, l.rule, l.kind, {cols} "
         f"FROM incident_links l JOIN incidents a ON a.incident_id = l.incident_id "
         f"JOIN incidents b ON b.incident_id = l.matched_with "
         f"WHERE ($source IS NULL OR $source IN (a.source, b.source)) AND ($max IS NULL OR l.score <= $max) "

@@ -59,26 +59,21 @@ def family_sql(cfg: dict) -> tuple[str, str]:
     return f"CASE {' '.join(fam)} END", f"CASE {' '.join(side)} END"
 
 
+def aggregate_sql(cfg: dict) -> str:
+    """SQL boolean: the record reports several events of another source at once (links.yml `aggregates`)."""
+    whens = []
+    for row in cfg.get("aggregates") or []:
+        srcs = [s for s in row["sources"] if s != "*"]
+        applies = "true" if "*" in row["sources"] else f"source IN ({', '.join(literal(s) for s in srcs)})"
+        whens.append(f"WHEN {applies} THEN {condition_sql(condition_of(row), 'aggregates')}")
+    return f"coalesce(CASE {' '.join(whens)} END, false)" if whens else "false"
+
+
 def compatible_sql(cfg: dict) -> str:
     """A relation (fa, fb, same) of the family pairs that may link, both orders."""
     pairs = {(a, b) for a, b in cfg["compatible"]} | {(b, a) for a, b in cfg["compatible"]}
     rows = ", ".join(f"({literal(a)}, {literal(b)}, {literal(a == b)})" for a, b in sorted(pairs))
     return f"SELECT * FROM (VALUES {rows}) c(fa, fb, same)"
-
-
-def admin1_sql(cfg: dict, col: str = "admin1") -> str:
-    """admin1 as an ISO 3166-2 code where links.yml knows the spelling, else its lower-cased name."""
-    whens = " ".join(f"WHEN {literal(name.lower())} THEN {literal(code)}"
-                     for code, names in cfg["admin1_codes"].items() for name in names)
-    return f"CASE lower(trim({col})) {whens} ELSE nullif(lower(trim({col})), '') END"
-
-
-def admin2_sql(cfg: dict, col: str = "admin2") -> str:
-    """admin2 lower-cased without ' District' / ' Agency', BIJ's 'NWA'/'SWA' spelled out (links.yml)."""
-    base = (f"nullif(trim(regexp_replace(lower(trim({col})), "
-            r"'\s+(tribal agency|agency|district|tehsil)$', '')), '')")
-    whens = " ".join(f"WHEN {literal(k.lower())} THEN {literal(v)}" for k, v in cfg["admin2_aliases"].items())
-    return f"CASE {base} {whens} ELSE {base} END"
 
 
 # Words that say nothing about who acted: they would make every state or every militant group agree.
@@ -112,12 +107,19 @@ def records_sql(cfg: dict) -> str:
     return f"""
 SELECT incident_id, source, country_iso3, CAST(event_date AS DATE) AS d0,
        CAST(greatest({d1}, event_date) AS DATE) AS d1,
-       latitude AS lat, longitude AS lon, coalesce(geo_precision, 1) AS geo, {admin1_sql(cfg)} AS a1,
-       {admin2_sql(cfg)} AS a2, family, side,
+       latitude AS lat, longitude AS lon, coalesce(geo_precision, 1) AS geo,
+       -- places as warehouse/places.py normalised them: the ISO 3166-2 code (else the lower-cased name) and
+       -- admin2 as matching compares it (NULL where the source's admin2 names no district)
+       coalesce(admin1_code, nullif(lower(trim(admin1)), '')) AS a1, lower(a2_norm) AS a2,
+       family, side, {aggregate_sql(cfg)} AS aggregate,
        list_filter(list_distinct(regexp_extract_all(lower({_actors(cfg)}), '[a-z0-9]{{3,}}')),
                    w -> NOT list_contains([{stop}], w)) AS words,
        coalesce(fatalities_low, fatalities) AS f_lo, coalesce(fatalities_high, fatalities) AS f_hi
-FROM (SELECT *, {family} AS family, {side} AS side FROM incident_current WHERE NOT is_deleted)
+FROM (SELECT c.*, p1.admin1_code, CASE WHEN p2.name IS NULL THEN nullif(trim(c.admin2), '') ELSE p2.admin2_norm END
+             AS a2_norm
+      FROM (SELECT *, {family} AS family, {side} AS side FROM incident_current WHERE NOT is_deleted) c
+      LEFT JOIN admin1_places p1 ON p1.country_iso3 = c.country_iso3 AND p1.name = c.admin1
+      LEFT JOIN admin2_places p2 ON p2.name = c.admin2)
 WHERE family IS NOT NULL AND country_iso3 IS NOT NULL AND event_date IS NOT NULL"""
 
 
@@ -137,28 +139,37 @@ def candidates_sql(cfg: dict, records: str, compatible: str) -> str:
     span = int(cfg["max_days_span"])
     cy = round(2 * km / 111.32, 6)           # degrees of latitude in a cell
     cx = round(2 * km / (111.32 * 0.5), 6)   # degrees of longitude at 60 degrees (cos 60 = 0.5)
+    unc = cfg.get("point_uncertainty") or {}
+    fams = ", ".join(literal(f) for f in unc.get("families") or [])
+    unc_sql = (f"CASE WHEN family IN ({fams}) THEN CASE geo "
+               + " ".join(f"WHEN {int(g)} THEN {float(k)}" for g, k in unc["km"].items()) + " ELSE 0 END ELSE 0 END"
+               if unc.get("km") and fams else "0")
     gate = float(cfg["fatality_gate"]["min_agreement"])
     exempt = ", ".join(literal(f) for f in cfg["fatality_gate"]["except_families"]) or "NULL"
     return f"""
-WITH r AS (SELECT *, geo >= {coarse} AS is_coarse, floor(lat / {cy}) AS gy, floor(lon / {cx}) AS gx,
+WITH r AS (SELECT *, geo >= {coarse} AS is_coarse, {unc_sql} AS unc, floor(lat / {cy}) AS gy, floor(lon / {cx}) AS gx,
                   CASE WHEN lat / {cy} - floor(lat / {cy}) < 0.5 THEN -1 ELSE 1 END AS ny,
                   CASE WHEN lon / {cx} - floor(lon / {cx}) < 0.5 THEN -1 ELSE 1 END AS nx
            FROM {records} WHERE d1 - d0 < {span}),
 -- Precise pairs: grid cells twice max_km wide, so a record's max_km disc lies in its cell and the three
--- neighbours on its side; `a` goes into those 4 cells x the days of its widened range, `b` into its own.
-ra AS (SELECT incident_id, source, country_iso3, d0, d1, unnest([gy, gy, gy + ny, gy + ny]) AS cell_y,
-              unnest([gx, gx + nx, gx, gx + nx]) AS cell_x FROM r WHERE NOT is_coarse AND lat IS NOT NULL
-              AND source < (SELECT max(source) FROM r)),   -- `a` is never of the last source
-rad AS (SELECT *, unnest(generate_series(d0 - {w}, d1 + {w}, INTERVAL 1 DAY))::DATE AS day FROM ra),
-rb AS (SELECT incident_id, source, country_iso3, d0, gy AS cell_y, gx AS cell_x,
-              unnest(generate_series(d0, d1, INTERVAL 1 DAY))::DATE AS day FROM r
-       WHERE NOT is_coarse AND lat IS NOT NULL),
+-- neighbours on its side; `b` goes into those 4 cells x its own days, `a` into its own cell x the days of
+-- its widened range (each side expanded once: 4 + 3 rows for a one-day pair, not 4 x 3 + 1).
+rad AS (SELECT incident_id, source, country_iso3, d0, gy AS cell_y, gx AS cell_x,
+               unnest(generate_series(d0 - {w}, d1 + {w}, INTERVAL 1 DAY))::DATE AS day FROM r
+        WHERE NOT is_coarse AND unc = 0 AND lat IS NOT NULL
+          AND source < (SELECT max(source) FROM r)),   -- `a` is never of the last source
+rb AS (SELECT incident_id, source, country_iso3, d0, cell_y, cell_x,
+              unnest(generate_series(d0, d1, INTERVAL 1 DAY))::DATE AS day
+       FROM (SELECT incident_id, source, country_iso3, d0, d1, unnest([gy, gy, gy + ny, gy + ny]) AS cell_y,
+                    unnest([gx, gx + nx, gx, gx + nx]) AS cell_x FROM r
+             WHERE NOT is_coarse AND unc = 0 AND lat IS NOT NULL)),
 near AS (SELECT rad.incident_id AS a, rb.incident_id AS b FROM rad JOIN rb USING (country_iso3, cell_y, cell_x, day)
          WHERE rad.source < rb.source AND day = greatest(rad.d0 - {w}, rb.d0)),
--- Pairs with a coarse record (an area's centre): by (country, admin1, day), only where one side is coarse.
-ca AS (SELECT incident_id, source, country_iso3, a1, d0, is_coarse,
+-- Pairs with a coarse record (an area's centre) or a point known only to some km (point_uncertainty,
+-- further than the grid reaches): by (country, admin1, day), only where one side is such a record.
+ca AS (SELECT incident_id, source, country_iso3, a1, d0, is_coarse OR unc > 0 AS is_coarse,
               unnest(generate_series(d0 - {w}, d1 + {w}, INTERVAL 1 DAY))::DATE AS day FROM r WHERE a1 IS NOT NULL),
-cb AS (SELECT incident_id, source, country_iso3, a1, d0, is_coarse,
+cb AS (SELECT incident_id, source, country_iso3, a1, d0, is_coarse OR unc > 0 AS is_coarse,
               unnest(generate_series(d0, d1, INTERVAL 1 DAY))::DATE AS day FROM r WHERE a1 IS NOT NULL),
 wide AS (SELECT ca.incident_id AS a, cb.incident_id AS b FROM (SELECT * FROM ca WHERE is_coarse) ca
          JOIN cb USING (country_iso3, a1, day) WHERE ca.source < cb.source AND day = greatest(ca.d0 - {w}, cb.d0)
@@ -173,6 +184,7 @@ x AS (SELECT A.incident_id AS a, B.incident_id AS b, A.source AS source_a, B.sou
              6371 * 2 * asin(sqrt(pow(sin(radians(B.lat - A.lat) / 2), 2) + cos(radians(A.lat)) * cos(radians(B.lat))
                  * pow(sin(radians(B.lon - A.lon) / 2), 2))) AS km,
              greatest(A.geo, B.geo) >= {coarse} AS coarse, greatest(A.geo, B.geo) AS geo_max,
+             {km} + greatest(A.unc, B.unc) AS reach,
              coalesce(A.a1 = B.a1, false) AS same_a1,
              coalesce(A.a2 = B.a2, false) AS same_a2,
              A.a2 IS NULL OR B.a2 IS NULL AS a2_missing,
@@ -182,11 +194,12 @@ x AS (SELECT A.incident_id AS a, B.incident_id AS b, A.source AS source_a, B.sou
              -- or the same (non-zero) death toll.
              len(list_intersect(A.words, B.words)) > 0 OR coalesce(A.f_lo <= B.f_hi AND B.f_lo <= A.f_hi
                  AND greatest(A.f_hi, B.f_hi) > 0, false) AS agree
-      FROM pairs p JOIN {records} A ON A.incident_id = p.a
-      JOIN {records} B ON B.incident_id = p.b JOIN ({compatible}) c ON c.fa = A.family AND c.fb = B.family),
+      FROM pairs p JOIN (SELECT *, {unc_sql} AS unc FROM {records}) A ON A.incident_id = p.a
+      JOIN (SELECT *, {unc_sql} AS unc FROM {records}) B ON B.incident_id = p.b
+      JOIN ({compatible}) c ON c.fa = A.family AND c.fb = B.family),
 s AS (SELECT *,
              (1 - gap / {w + 1}) * CASE WHEN span = 0 THEN 1 WHEN span <= 7 THEN 0.8 ELSE 0.5 END AS s_date,
-             CASE WHEN NOT coarse THEN 1 - 0.5 * coalesce(km, {km}) / {km}
+             CASE WHEN NOT coarse THEN 1 - 0.5 * coalesce(km, reach) / reach
                   WHEN same_a2 THEN 0.5 WHEN geo_max = {coarse} THEN 0.3 ELSE 0.2 END AS s_place,
              CASE WHEN same THEN 1 ELSE 0.6 END AS s_family,
              CASE WHEN len(shared) > 0 THEN 1 WHEN actor_unknown THEN 0.5 ELSE 0 END AS s_actor,
@@ -195,15 +208,19 @@ s AS (SELECT *,
                   ELSE (least(fa_hi, fb_hi) + 1) / (greatest(fa_lo, fb_lo) + 1) END AS s_fat
       FROM x
       WHERE (s_fat >= {gate} OR fam_a IN ({exempt}) OR fam_b IN ({exempt}))
-        AND ((NOT coarse AND km <= {km})
+        -- beyond max_km (a point known only to some km) the pair must be of one day and agree on the toll
+        AND ((NOT coarse AND (km <= {km} OR (km <= reach AND gap = 0
+                                             AND (fa_lo IS NULL OR fb_lo IS NULL OR s_fat >= {gate}))))
          OR (coarse AND (same_a2 OR (a2_missing AND same_a1
                              AND (km <= {float(cfg["coarse_km"])} OR (geo_max > {coarse} AND agree)))))))
-SELECT a, b, source_a, source_b,
+SELECT a, b, source_a, source_b, gap,
        round(({wt['date']} * s_date + {wt['place']} * s_place + {wt['family']} * s_family
               + {wt['actor']} * s_actor + {wt['fatalities']} * s_fat) / {total}, 4) AS score,
        concat_ws('; ', CASE WHEN gap = 0 THEN 'same dates' ELSE gap || ' day(s) apart' END
                           || CASE WHEN span > 0 THEN ' (range of ' || span + 1 || ' days)' ELSE '' END,
-                 CASE WHEN NOT coarse THEN round(km, 1) || ' km' WHEN same_a2 THEN 'same admin2 (coarse location)'
+                 CASE WHEN NOT coarse THEN round(km, 1) || ' km' || CASE WHEN reach > {km}
+                      THEN ' (a place known to ' || round(reach - {km}) || ' km)' ELSE '' END
+                      WHEN same_a2 THEN 'same admin2 (coarse location)'
                       WHEN geo_max = {coarse} THEN 'admin2 centre ' || round(km) || ' km, same admin1'
                       ELSE 'same admin1 (location known to admin1 only)' END,
                  fam_a || CASE WHEN same THEN '' ELSE '~' || fam_b END,

@@ -16,6 +16,7 @@ from typing import Any
 import duckdb
 import yaml
 
+from indicators.link_parts import assign_parts, write_parts
 from indicators.link_rules import candidates_sql, compatible_sql, config_hash, load_config, records_sql
 
 OVERRIDES = Path(__file__).with_name("link_overrides.yml")
@@ -71,12 +72,13 @@ def refresh_links(con: duckdb.DuckDBPyConnection, *, overrides: Path = OVERRIDES
         f"CREATE OR REPLACE TEMP TABLE _lk_cand AS "
         f"SELECT c.*, false AS confirmed FROM ({candidates_sql(cfg, '_lk_rec', compatible_sql(cfg))}) c "
         f"ANTI JOIN _lk_over o ON o.a = c.a AND o.b = c.b "
-        f"UNION ALL SELECT o.a, o.b, ca.source, cb.source, 1.0, 'confirmed by analyst: ' || o.note, true "
+        f"UNION ALL SELECT o.a, o.b, ca.source, cb.source, NULL, 1.0, 'confirmed by analyst: ' || o.note, true "
         f"FROM _lk_over o JOIN incident_current ca ON ca.incident_id = o.a AND NOT ca.is_deleted "
         f"JOIN incident_current cb ON cb.incident_id = o.b AND NOT cb.is_deleted WHERE o.kind = 'confirmed'"
     )
     _assign_one_to_one(con)
     _cluster(con, cfg)
+    assign_parts(con, cfg)
     return _write(con)
 
 
@@ -217,7 +219,9 @@ def _write(con: duckdb.DuckDBPyConnection) -> LinkRefresh:
     rank = "CASE r.source " + " ".join(f"WHEN '{s}' THEN {i}" for i, s in enumerate(prio)) + f" ELSE {len(prio)} END"
     con.execute(
         f"CREATE OR REPLACE TEMP TABLE _lk_new AS "
-        f"WITH m AS (SELECT l.id, l.label, first(l.id ORDER BY {rank}, r.source, l.id) OVER (PARTITION BY l.label) "
+        # A record that reports several events (it has parts) never represents one of them.
+        f"WITH m AS (SELECT l.id, l.label, first(l.id ORDER BY l.id IN (SELECT whole FROM _lk_part), {rank}, "
+        f"r.source, l.id) OVER (PARTITION BY l.label) "
         f"  AS canonical FROM _lk_label l JOIN _lk_rec r ON r.incident_id = l.id), "
         # Each record's own best pair says why it belongs to the event (through another member if not the canonical).
         f"e AS (SELECT a AS id, b AS other, score, reasons FROM _lk_pick "
@@ -230,8 +234,10 @@ def _write(con: duckdb.DuckDBPyConnection) -> LinkRefresh:
     changed = con.execute(
         "WITH o AS (SELECT incident_id, duplicate_of FROM incident_duplicates), "
         "n AS (SELECT incident_id, duplicate_of FROM _lk_new), "
-        "d AS ((SELECT * FROM o EXCEPT SELECT * FROM n) UNION ALL (SELECT * FROM n EXCEPT SELECT * FROM o)) "
-        "SELECT min(c.event_date) FROM d JOIN incident_current c ON c.incident_id IN (d.incident_id, d.duplicate_of)"
+        "d AS ((SELECT * FROM o EXCEPT SELECT * FROM n) UNION ALL (SELECT * FROM n EXCEPT SELECT * FROM o)), "
+        # an equality join on each id (a join ON x IN (a, b) is a nested loop over both tables)
+        "ids AS (SELECT incident_id AS id FROM d UNION SELECT duplicate_of FROM d) "
+        "SELECT min(c.event_date) FROM ids JOIN incident_current c ON c.incident_id = ids.id"
     ).fetchone()[0]
     con.execute("DELETE FROM incident_duplicates d WHERE NOT EXISTS (SELECT 1 FROM _lk_new n WHERE "
                 "n.incident_id = d.incident_id AND n.duplicate_of = d.duplicate_of AND n.matched_with "
@@ -242,6 +248,7 @@ def _write(con: duckdb.DuckDBPyConnection) -> LinkRefresh:
                 "CASE WHEN starts_with(reasons, 'confirmed') THEN 'link_overrides.yml' ELSE 'links.yml' END, "
                 "CAST(current_timestamp AS TIMESTAMP), "
                 "score, reasons, matched_with FROM _lk_new ANTI JOIN incident_duplicates USING (incident_id)")
+    write_parts(con)
     for t in ("_lk_new", "_lk_pick", "_lk_cand", "_lk_label", "_lk_rec", "_lk_over"):
         con.execute(f"DROP TABLE IF EXISTS temp.{t}")
     links = con.execute("SELECT count(*) FROM incident_duplicates").fetchone()[0]

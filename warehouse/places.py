@@ -72,7 +72,9 @@ def normalise_admin2(name: str | None, path: Path | None = None) -> str | None:
     if name is None or not name.strip():
         return name
     aliases = {k.lower(): v for k, v in _config((path or PLACES).read_text(encoding="utf-8"))["admin2"].items()}
-    return aliases.get(name.lower()) or re.sub(ADMIN2_SUFFIX, "", name, flags=re.IGNORECASE).strip()
+    if name.lower() in aliases:   # an alias to null: the spelling names no district (admin2_norm NULL)
+        return aliases[name.lower()]
+    return re.sub(ADMIN2_SUFFIX, "", name, flags=re.IGNORECASE).strip()
 
 
 def refresh_places(con: duckdb.DuckDBPyConnection, path: Path | None = None) -> dict[str, int]:

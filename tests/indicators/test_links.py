@@ -7,16 +7,26 @@ import pytest
 from indicators.links import load_overrides, refresh_links
 from tests.indicators.link_rows import bij, gtd, load, ucdp
 from warehouse.db import transaction
+from warehouse.places import refresh_places
 
 DATTA_KHEL = (32.9686, 69.69)
 
 
 def links(con) -> dict[str, str]:
-    return dict(con.execute("SELECT incident_id, duplicate_of FROM incident_links").fetchall())
+    return dict(con.execute("SELECT incident_id, duplicate_of FROM incident_links WHERE kind = 'duplicate'").fetchall())
+
+
+def parts(con) -> dict[str, str]:
+    return dict(con.execute("SELECT incident_id, matched_with FROM incident_links WHERE kind = 'part'").fetchall())
+
+
+def events(con) -> int:
+    return con.execute("SELECT count(DISTINCT coalesce(duplicate_of, incident_id)) FROM incidents").fetchone()[0]
 
 
 def run(con, **kw) -> int:
     with transaction(con):
+        refresh_places(con)  # as indicators.refresh does: links compare the normalised places
         return refresh_links(con, **kw).links
 
 
@@ -64,6 +74,63 @@ def test_one_to_one_by_best_total_not_first_come(con, tmp_path):
                                  ucdp("2", "2010-10-28", 33.05, 69.80, headline="Missiles hit compound")])
     run(con)
     assert links(con) == {"bij_drone_strikes:Ob1": "ucdp:1", "bij_drone_strikes:Ob2": "ucdp:2"}
+
+
+def test_a_ucdp_event_that_reports_several_strikes_takes_that_days_other_bij_strikes_as_parts(con, tmp_path):
+    # UCDP codes the day's two strikes near Mir Ali as one event; BIJ lists each, and another strike the next day.
+    load(con, tmp_path, "bij_drone_strikes", [bij("Ob1", "2011-05-16", 32.96, 70.21, killed="5"),
+                                              bij("Ob2", "2011-05-16", 32.91, 70.26, killed="3"),
+                                              bij("Ob3", "2011-05-17", 32.96, 70.20, killed="2")])
+    load(con, tmp_path, "ucdp", [ucdp("1", "2011-05-16", 32.97, 70.20, deaths="7",
+                                      headline="Pakistan officials say 2 US missile strikes kill 7 militants")])
+    run(con)
+    # The UCDP record never represents an event: it points at a BIJ strike, the other is its part, and each
+    # BIJ strike still counts once (3 events, not 2 and not 4).
+    assert links(con) == {"ucdp:1": "bij_drone_strikes:Ob1"}
+    assert parts(con) == {"bij_drone_strikes:Ob2": "ucdp:1"}
+    assert events(con) == 3
+    reasons = con.execute("SELECT reasons FROM incident_links WHERE kind = 'part'").fetchone()[0]
+    assert reasons.startswith("part of ucdp:1, its text reports several; same dates")
+
+
+def test_a_strike_toll_that_sums_two_same_day_strikes_makes_the_second_a_part(con, tmp_path):
+    lat, lon = DATTA_KHEL
+    load(con, tmp_path, "bij_drone_strikes", [bij("Ob1", "2011-06-08", lat, lon, killed="20"),
+                                              bij("Ob2", "2011-06-08", lat + 0.01, lon, killed="4"),
+                                              bij("Ob3", "2011-06-08", lat - 0.01, lon, killed="9")])
+    load(con, tmp_path, "ucdp", [ucdp("1", "2011-06-08", lat, lon, deaths="24",
+                                      headline="Death toll in North Waziristan drone strike reaches 24")])
+    run(con)
+    # 20 + 4 fits in 24 (20 + 9 does not): the singular headline's toll covers two of BIJ's strikes.
+    assert links(con) == {"ucdp:1": "bij_drone_strikes:Ob1"} and parts(con) == {"bij_drone_strikes:Ob2": "ucdp:1"}
+    why = con.execute("SELECT reasons FROM incident_links WHERE kind = 'part'").fetchone()[0]
+    assert "its toll sums several" in why
+
+
+def test_a_point_known_to_25_km_links_a_strike_further_away_only_on_the_same_day_with_the_same_toll(con, tmp_path):
+    # UCDP where_prec 2 codes 'a village near Miranshah' at the town's centre; BIJ names the village 32 km away.
+    miranshah = (33.0086, 70.0697)
+    load(con, tmp_path, "ucdp", [
+        ucdp("1", "2010-09-04", *miranshah, where_prec="2", deaths="7", headline="US drone strike kills 7 militants"),
+        ucdp("2", "2010-09-20", *miranshah, where_prec="2", deaths="30", headline="US drone strike kills 30"),
+        ucdp("3", "2010-10-02", *miranshah, where_prec="1", deaths="5", headline="US drone strike kills 5"),
+        ucdp("4", "2010-10-20", *miranshah, where_prec="2", deaths="6", headline="US drone strike kills 6")])
+    load(con, tmp_path, "bij_drone_strikes", [
+        bij("Ob1", "2010-09-04", 32.906, 69.749, killed="7"),    # 32 km, same day, same toll: linked
+        bij("Ob2", "2010-09-20", 32.906, 69.749, killed="3"),    # 32 km, 3 vs 30 dead
+        bij("Ob3", "2010-10-02", 32.906, 69.749, killed="5"),    # 32 km from an exactly located record
+        bij("Ob4", "2010-10-21", 32.906, 69.749, killed="6")])   # 32 km and a day apart
+    run(con)
+    assert links(con) == {"bij_drone_strikes:Ob1": "ucdp:1"}
+    assert "32.0 km (a place known to 25 km)" in con.execute("SELECT reasons FROM incident_links").fetchone()[0]
+
+
+def test_a_nato_helicopter_raid_is_not_one_of_the_cia_drone_strikes_bij_lists(con, tmp_path):
+    lat, lon = DATTA_KHEL
+    load(con, tmp_path, "bij_drone_strikes", [bij("Ob1", "2010-09-25", lat, lon)])
+    load(con, tmp_path, "ucdp", [ucdp("1", "2010-09-25", lat, lon, side_a="Government of Afghanistan", side_b="Taleban",
+                                      headline="NATO helicopters entered Pakistan to kill insurgents")])
+    assert run(con) == 0
 
 
 def test_three_sources_one_event_one_canonical_no_chains(con, tmp_path):

@@ -3,7 +3,8 @@
 The hand-labelled links (tests/fixtures/link_sample.csv: pair, verdict, reason) were judged by reading
 both records; 'unsure' means the records' own text cannot decide (GTD subset rows have no summary).
 Round 1 was labelled before the fatality gate and min_score 0.65 were set (it informed them); round 2 is
-a fresh random sample of the links made after.
+a fresh random sample of the links made after; round 3 holds every BIJ-UCDP pair that the aggregate
+(`part`) and uncertain-point rules made or that an earlier version of them made and was rejected.
 """
 
 from __future__ import annotations
@@ -66,27 +67,39 @@ def test_bij_strikes_with_a_nearby_ucdp_strike_are_linked_to_one(real):
         f"  ON abs(b.event_date - u.event_date) <= 1 "
         f"  AND 6371 * 2 * asin(sqrt(pow(sin(radians(u.latitude - b.latitude) / 2), 2) + cos(radians(b.latitude)) "
         f"  * cos(radians(u.latitude)) * pow(sin(radians(u.longitude - b.longitude) / 2), 2))) <= 25), "
-        f"per AS (SELECT bid, bool_or(eb.ev = eu.ev) AS ok, "
-        # every nearby UCDP strike already holds another BIJ strike: one-to-one cannot link this one
-        f"  bool_and(EXISTS (SELECT 1 FROM incident_links x WHERE x.duplicate_of = uid AND x.incident_id <> bid)) "
+        # linked: one event, or the BIJ strike is a part of the UCDP record (that reports several strikes)
+        f"per AS (SELECT bid, bool_or(eb.ev = eu.ev OR EXISTS (SELECT 1 FROM incident_links p WHERE p.kind = 'part' "
+        f"  AND p.incident_id = bid AND p.matched_with = uid)) AS ok, "
+        # every nearby UCDP strike is one event with another BIJ strike: one-to-one cannot link this one
+        f"  bool_and(EXISTS (SELECT 1 FROM ev x JOIN ev y ON y.ev = x.ev WHERE x.incident_id = uid "
+        f"  AND y.incident_id LIKE 'bij_drone_strikes:%' AND y.incident_id <> bid)) "
         f"  AS taken "
         f"  FROM near JOIN ev eb ON eb.incident_id = bid JOIN ev eu ON eu.incident_id = uid GROUP BY bid) "
         f"SELECT count(*), count(*) FILTER (WHERE ok), count(*) FILTER (WHERE NOT ok AND taken) FROM per"
     ).fetchone()
     assert near > 200
-    assert linked / near >= 0.85                       # measured 186 / 213
-    assert linked / (near - blocked) >= 0.95           # all but the strikes one-to-one leaves no partner for
+    assert linked / near >= 0.90                       # measured 195 / 213
+    assert linked / (near - blocked) >= 0.99           # all but the strikes whose nearby UCDP strikes are taken
 
 
 def test_the_hand_labelled_links_are_at_least_90_percent_correct(real):
     labels = list(csv.DictReader(SAMPLE.open(encoding="utf-8")))
     assert len(labels) >= 40
     links = set(real.execute("SELECT incident_id, matched_with FROM incident_links").fetchall())
-    for rnd in ("1", "2"):
+    for rnd, least in (("1", 25), ("2", 25), ("3", 20)):
         kept = [r["verdict"] for r in labels if r["round"] == rnd and (r["incident_id"], r["matched_with"]) in links]
         decided = [v for v in kept if v != "unsure"]
-        assert len(decided) >= 25, rnd
+        assert len(decided) >= least, rnd
         assert decided.count("correct") / len(decided) >= 0.9, (rnd, decided.count("wrong"), len(decided))
+
+
+def test_a_record_that_reports_several_strikes_never_represents_an_event(real):
+    parts = real.execute("SELECT count(*), count(DISTINCT matched_with) FROM incident_links WHERE kind = 'part'"
+                         ).fetchone()
+    assert parts[0] >= 10
+    assert real.execute("SELECT count(*) FROM incident_links p JOIN incidents w ON w.incident_id = p.matched_with "
+                        "WHERE p.kind = 'part' AND w.duplicate_of IS NULL AND EXISTS (SELECT 1 FROM incidents o "
+                        "WHERE o.duplicate_of = w.incident_id)").fetchone()[0] == 0
 
 
 def test_quetta_kidnapping_of_chinese_teachers_is_linked_and_2012_q3_counts_one_episode(real):

@@ -27,6 +27,9 @@ WEEKLY = {k: v for k, v in load_definitions().items()
     ("PAK", "Azad Jammu & Kashmir", "PK-JK"),
     ("PAK", "Azad Kashmir", "PK-JK"),
     ("PAK", "Islamabad Capital Territory", "PK-IS"),
+    ("PAK", "Baluchistan", "PK-BA"),                    # spellings links.yml used to map itself
+    ("PAK", "Federally Administered Tribal Areas Province", "PK-KP"),
+    ("PAK", "Azad Kashmir Province", "PK-JK"),
     ("PAK", "Sindh Province", "PK-SD"),
     ("PAK", "Punjab", "PK-PB"),
     ("IND", "Punjab", "IN-PB"),                         # the country decides which Punjab
@@ -114,3 +117,14 @@ def test_ucdp_and_gtd_give_at_most_nine_pakistan_admin1_series(con):
     assert series == ["PAK:PK-BA", "PAK:PK-GB", "PAK:PK-IS", "PAK:PK-JK", "PAK:PK-KP", "PAK:PK-PB", "PAK:PK-SD",
                       "PAK:unknown"]
     assert unresolved_admin1(con) == []
+
+
+def test_an_admin2_spelling_that_names_no_district_has_no_admin2_norm(con, tmp_path):
+    # BIJ writes the province ('KPK') or two agencies ('NWA/SWA') in its agency column: no district to compare.
+    rows = [_native(source_event_id="a", admin1="Khyber Pakhtunkhwa", admin2="KPK"),
+            _native(source_event_id="b", admin1="Federally Administered Tribal Areas", admin2="NWA/SWA Border"),
+            _native(source_event_id="c", admin1="Federally Administered Tribal Areas", admin2="SWA")]
+    ingest_file(con, write_csv(tmp_path / "n.csv", rows), "native", as_of=AS_OF)
+    refresh_places(con)
+    assert con.execute("SELECT source_event_id, admin2, admin2_norm FROM incidents ORDER BY 1").fetchall() == [
+        ("a", "KPK", None), ("b", "NWA/SWA Border", None), ("c", "SWA", "South Waziristan")]

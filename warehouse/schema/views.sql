@@ -12,7 +12,8 @@ SELECT c.incident_id, c.source, c.source_event_id, c.event_date, c.country, c.co
        c.civilian_targeting, c.fatalities_low, c.fatalities_high, c.target_type, c.target_name,
        c.target_nationality, c.perpetrator_iso3, c.source_reference, c.source_url, c.tags, c.extra,
        c.first_ingested_at, c.source_file, c.source_line, e.episode_id,
-       p1.admin1_code, p1.admin1_name, coalesce(p2.admin2_norm, c.admin2) AS admin2_norm
+       p1.admin1_code, p1.admin1_name,
+       CASE WHEN p2.name IS NULL THEN c.admin2 ELSE p2.admin2_norm END AS admin2_norm
 FROM query_table(tbl) c
 LEFT JOIN incident_duplicates d USING (incident_id)
 LEFT JOIN incident_episodes e USING (incident_id)
@@ -24,11 +25,19 @@ WHERE NOT c.is_deleted;
 CREATE OR REPLACE VIEW incidents AS SELECT * FROM public_incidents('incident_current');
 
 -- Every cross-source link: the record, the canonical record of its event (never itself a duplicate),
--- the score (0..1, or 1 for a pair an analyst confirmed) and why (indicators/links.yml).
+-- the score (0..1, or 1 for a pair an analyst confirmed) and why (indicators/links.yml). kind 'duplicate':
+-- one event; kind 'part': the record is its own event, reported by matched_with together with others
+-- (duplicate_of NULL unless the record is also a duplicate of another source's record).
 CREATE OR REPLACE VIEW incident_links AS
-SELECT d.incident_id, d.duplicate_of, d.score, d.reasons, d.matched_with, d.rule, d.matched_at
+SELECT d.incident_id, d.duplicate_of, d.score, d.reasons, d.matched_with, d.rule, d.matched_at,
+       'duplicate' AS kind
 FROM incident_duplicates d
-JOIN incident_current a ON a.incident_id = d.incident_id AND NOT a.is_deleted;
+JOIN incident_current a ON a.incident_id = d.incident_id AND NOT a.is_deleted
+UNION ALL
+SELECT p.incident_id, d.duplicate_of, p.score, p.reasons, p.part_of, 'links.yml', p.matched_at, 'part'
+FROM incident_link_parts p
+JOIN incident_current a ON a.incident_id = p.incident_id AND NOT a.is_deleted
+LEFT JOIN incident_duplicates d ON d.incident_id = p.incident_id;
 
 -- A series key's display name: 'PAK:PK-KP' -> 'PAK: Khyber Pakhtunkhwa' (the code's current name); others as is.
 CREATE OR REPLACE MACRO series_label(s) AS coalesce(
