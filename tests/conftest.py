@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -61,6 +62,49 @@ def con(warehouse_path: Path):
     connection = db.connect(warehouse_path)
     yield connection
     connection.close()
+
+
+def clone_warehouse(src: Path, dst: Path) -> Path:
+    """A test's own copy of the warehouse built at `src` (closed): the one place tests copy a warehouse, so a
+    fixture can build one per module and each test change its clone. Embedded: the file; on a lake (lake mode)
+    every table of src's lake into dst's new lake, as `riskwatch warehouse migrate` copies a file into one."""
+    from riskwatch.settings import load_settings
+
+    source = load_settings(src).lake
+    if source is None:
+        if Path(f"{src}.wal").exists():
+            raise AssertionError(f"{src} is still open (its .wal exists): close it before cloning")
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(src, dst)
+        return dst
+    from warehouse.lake_copy import OWN
+
+    con = db.connect(dst)                       # the new lake, migrated
+    try:
+        con.execute(f"ATTACH 'ducklake:{source.catalog}' AS src (METADATA_SCHEMA '{source.metadata_schema}', "
+                    "READ_ONLY)")
+        tables = [t for (t,) in con.execute(
+            "SELECT table_name FROM duckdb_tables() WHERE database_name = 'src' AND schema_name = 'main' "
+            "ORDER BY 1").fetchall() if t not in OWN]
+        with db.transaction(con):
+            for t in tables:
+                con.execute(f'DELETE FROM lake.main."{t}"')
+                con.execute(f'INSERT INTO lake.main."{t}" BY NAME SELECT * FROM src.main."{t}"')
+        con.execute("DETACH src")
+    finally:
+        con.close()
+    return dst
+
+
+def riskwatch_in_process(warehouse: Path, *args: str, env: dict[str, str] | None = None):
+    """`riskwatch --warehouse WAREHOUSE ARGS` run in this process by click's CliRunner (no interpreter start, no
+    second import of GX): for tests about what a command does, not about the process (signals, a real exit status,
+    locks between processes). Returns click's Result; `.exception` holds an escaped exception."""
+    from click.testing import CliRunner
+
+    from riskwatch.cli import cli
+
+    return CliRunner().invoke(cli, ["--warehouse", str(warehouse), *args], env=env)
 
 
 def shared(relpath: str) -> Path:

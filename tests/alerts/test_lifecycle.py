@@ -16,11 +16,11 @@ from alerts.silences import ack, silence
 from indicators.definitions import Definition
 from indicators.periods import period_label
 from riskwatch.settings import Settings
-from tests.conftest import ROOT, SAMPLE, acled_row, write_csv
+from tests.conftest import ROOT, SAMPLE, acled_row, clone_warehouse, write_csv
 from tests.email_checks import check_cids
 from tests.smtp_server import TlsCert, free_port, make_self_signed_cert, running_smtp
 from validation.ingest import ingest_file
-from warehouse import ids
+from warehouse import db, ids
 
 AS_OF = dt.date(2024, 11, 10)
 NOW = dt.datetime(2024, 11, 10, 8, 0)
@@ -50,16 +50,27 @@ def suicide() -> Definition:
 DEFS = {"chinese_nationals_attacks": chinese()}
 
 
-@pytest.fixture
-def incidents(con, tmp_path):
-    """The two Karachi attacks on Chinese nationals of 2024-Q4, loaded through the ACLED adapter."""
+@pytest.fixture(scope="module")
+def incidents_warehouse(tmp_path_factory) -> Path:
+    """The two Karachi attacks on Chinese nationals of 2024-Q4, loaded through the ACLED adapter (once per module;
+    each test changes its own clone)."""
+    path = tmp_path_factory.mktemp("incidents") / "riskwatch.duckdb"
     rows = [acled_row(timestamp="1728500000"),
             acled_row(event_id_cnty="PAK140002", event_date="2024-11-05", event_type="Violence against civilians",
                       sub_event_type="Attack", actor1="Private Security Forces (Pakistan)", admin2="Karachi",
                       location="Karachi - SITE", fatalities="0", timestamp="1730900000",
                       notes="On 5 November 2024, a guard opened fire on two Chinese nationals at a textile mill.")]
-    ingest_file(con, write_csv(tmp_path / "acled.csv", rows), "acled")
-    return con
+    con = db.connect(path)
+    ingest_file(con, write_csv(path.parent / "acled.csv", rows), "acled")
+    con.close()
+    return path
+
+
+@pytest.fixture
+def incidents(incidents_warehouse, warehouse_path):
+    con = db.connect(clone_warehouse(incidents_warehouse, warehouse_path))
+    yield con
+    con.close()
 
 
 def put_quarters(con, values: dict[dt.date, float], *, indicator="chinese_nationals_attacks", series="PAK") -> None:

@@ -6,14 +6,13 @@ everything exactly once (same rows as a warehouse that was never killed)."""
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import subprocess
 import sys
 
 import pytest
 
-from tests.conftest import ROOT, acled_row, write_csv
+from tests.conftest import ROOT, acled_row, clone_warehouse, riskwatch_in_process, write_csv
 from warehouse import db
 
 PHASES = ["staged", "loading", "commit", "loaded", "published"]
@@ -35,11 +34,17 @@ def files(tmp_path_factory):
     return v1, write_csv(d / "v2.csv", rows)
 
 
+def ingest(wh, path) -> None:
+    """An ingest that is not killed, by the same command in this process (only the killed one needs its own)."""
+    done = riskwatch_in_process(wh, "ingest", str(path), "--source", "acled")
+    assert done.exit_code == 0 and done.exception is None, done.output
+
+
 @pytest.fixture(scope="module")
 def after_v1(files, tmp_path_factory):
-    """A warehouse holding v1 (copied by each test: one ingest process less per test)."""
+    """A warehouse holding v1 (cloned by each test: one ingest less per test)."""
     wh = tmp_path_factory.mktemp("v1") / "wh.duckdb"
-    assert rw("ingest", str(files[0]), "--source", "acled", warehouse=wh).returncode == 0
+    ingest(wh, files[0])
     return wh
 
 
@@ -64,10 +69,10 @@ def state(warehouse) -> dict:
 
 
 @pytest.fixture(scope="module")
-def reference(files, tmp_path_factory):
-    wh = tmp_path_factory.mktemp("ref") / "wh.duckdb"
-    for f in files:
-        assert rw("ingest", str(f), "--source", "acled", warehouse=wh).returncode == 0
+def reference(files, after_v1, tmp_path_factory):
+    """The state of a warehouse that was never killed: v1, then v2."""
+    wh = clone_warehouse(after_v1, tmp_path_factory.mktemp("ref") / "wh.duckdb")
+    ingest(wh, files[1])
     return state(wh)
 
 
@@ -83,7 +88,7 @@ def test_kill_at_each_phase_leaves_a_consistent_warehouse_and_a_rerun_loads_once
                                                                                  phase):
     v2 = files[1]
     wh = tmp_path / "wh.duckdb"
-    shutil.copyfile(after_v1, wh)
+    clone_warehouse(after_v1, wh)
     killed = rw("ingest", str(v2), "--source", "acled", warehouse=wh, kill_at=phase)
     assert killed.returncode == -signal.SIGKILL, killed.stderr
     after = state(wh)
@@ -92,8 +97,7 @@ def test_kill_at_each_phase_leaves_a_consistent_warehouse_and_a_rerun_loads_once
         assert after == reference
     else:
         assert after["current"] == 3000 and after["history"] == 0
-    again = rw("ingest", str(v2), "--source", "acled", warehouse=wh)
-    assert again.returncode == 0, again.stderr
+    ingest(wh, v2)
     final = state(wh)
     assert final == reference
 
@@ -102,7 +106,7 @@ def test_half_replayed_commit_is_undone(after_v1, tmp_path):
     """The state DuckDB's WAL replay can leave (tools/repro_wal_half_commit.py): the incidents of a load
     kept, the small rows of the same transaction (run status, archived versions) lost."""
     wh = tmp_path / "wh.duckdb"
-    shutil.copyfile(after_v1, wh)
+    clone_warehouse(after_v1, wh)
     con = db.connect(wh)
     con.execute("INSERT INTO ingest_runs (run_id, file, source, started_at, status) VALUES "
                 "(50, 'v2.csv', 'acled', TIMESTAMP '2026-01-01 10:00:00', 'staging')")
@@ -121,7 +125,7 @@ def test_half_replayed_commit_is_undone(after_v1, tmp_path):
 
 def test_doctor_reports_the_repair(after_v1, tmp_path):
     wh = tmp_path / "wh.duckdb"
-    shutil.copyfile(after_v1, wh)
+    clone_warehouse(after_v1, wh)
     con = db.connect(wh)
     con.execute("INSERT INTO ingest_runs (run_id, file, source, started_at, status) VALUES "
                 "(60, 'v2.csv', 'acled', TIMESTAMP '2026-01-01 10:00:00', 'staging')")

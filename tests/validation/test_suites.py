@@ -14,7 +14,7 @@ from click.testing import CliRunner
 from indicators.definitions import DEFINITIONS_DIR, load_definitions
 from riskwatch.cli import cli
 from riskwatch.settings import Settings
-from tests.conftest import SAMPLE
+from tests.conftest import SAMPLE, clone_warehouse
 from validation import indicator_checks
 from validation.gx_engine import ValidationError, import_gx
 from validation.indicator_checks import applicable, check_indicators
@@ -71,9 +71,7 @@ def sample_db(tmp_path_factory) -> Path:
 
 @pytest.fixture
 def sample(sample_db, tmp_path):
-    path = tmp_path / "riskwatch.duckdb"
-    shutil.copy(sample_db, path)
-    con = db.connect(path)
+    con = db.connect(clone_warehouse(sample_db, tmp_path / "riskwatch.duckdb"))
     yield con
     con.close()
 
@@ -209,7 +207,7 @@ def test_stale_source_is_a_warning_never_critical(sample):
 
 
 def test_cli_validate_exits_0_on_the_sample_and_1_after_a_corrupt_value(sample_db, tmp_path):
-    shutil.copy(sample_db, tmp_path / "riskwatch.duckdb")
+    clone_warehouse(sample_db, tmp_path / "riskwatch.duckdb")
     config = tmp_path / "riskwatch.toml"
     config.write_text(f'[pipeline]\nreports_dir = "{tmp_path / "reports"}"\n\n[freshness]\nucdp = "never"\n')
     assert "validate" in cli.commands  # registered by riskwatch.cli
