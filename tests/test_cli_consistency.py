@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from riskwatch.cli import cli
-from tests.conftest import acled_row, write_csv
+from tests.conftest import acled_row, riskwatch_in_process, write_csv
 
 RISKWATCH = str(Path(sys.executable).with_name("riskwatch"))
 
@@ -45,11 +45,20 @@ def test_help_shows_the_date_format_in_words():
     assert "--as-of YYYY-MM-DD" in out and "%Y" not in out
 
 
-def test_refused_file_keeps_every_reason(tmp_path):
+def no_traceback(done) -> None:
+    """In process, a traceback would be an exception escaping the command (not SystemExit from click)."""
+    assert done.exception is None or isinstance(done.exception, SystemExit), repr(done.exception)
+    assert "Traceback" not in done.output
+
+
+def test_refused_file_keeps_every_reason(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
     rows = [acled_row(event_id_cnty=f"PAK9{i}", event_date="2024-13-45" if i % 2 else "2024-11-01",
                       fatalities="-3" if i == 6 else "1", latitude="95" if i == 0 else "30") for i in range(10)]
-    done = _riskwatch("ingest", str(write_csv(tmp_path / "bad.csv", rows)), "--source", "acled", cwd=tmp_path)
-    assert done.returncode == 1 and "Traceback" not in done.stderr
+    done = riskwatch_in_process(tmp_path / "wh.duckdb", "ingest", str(write_csv(tmp_path / "bad.csv", rows)),
+                                "--source", "acled")
+    assert done.exit_code == 1
+    no_traceback(done)
     for reason in ("(event_date) (5 rows, first line 3)", "(latitude) (1 row, first line 2)",
                    "(fatalities) (1 row, first line 8)"):
         assert reason in done.stderr
@@ -78,17 +87,21 @@ def test_run_exits_1_when_an_inbox_file_is_refused_and_prints_the_flow_run(prefe
     assert "Traceback" not in out
 
 
-def test_validate_prints_its_checks_in_each_format(tmp_path):
-    """--format on every command that prints rows: validate's checks as JSON (summary lines to stderr)."""
+def test_validate_prints_its_checks_in_each_format(tmp_path, monkeypatch):
+    """--format on every command that prints rows: validate's checks as JSON (summary lines to stderr).
+    In process (CliRunner keeps stdout and stderr apart), from tmp_path as the processes ran: reports/ lands there."""
     import json
 
     from tests.conftest import SAMPLE
 
-    assert _riskwatch("ingest", str(SAMPLE / "curated_pakistan_acled.csv"), "--source", "curated",
-                      cwd=tmp_path).returncode == 0
-    done = _riskwatch("validate", "--as-of", "2024-11-10", "--format", "json", cwd=tmp_path)
+    monkeypatch.chdir(tmp_path)
+    wh = tmp_path / "wh.duckdb"
+    assert riskwatch_in_process(wh, "ingest", str(SAMPLE / "curated_pakistan_acled.csv"), "--source",
+                                "curated").exit_code == 0
+    done = riskwatch_in_process(wh, "validate", "--as-of", "2024-11-10", "--format", "json")
     checks = json.loads(done.stdout)
     assert checks and {"suite", "check", "severity", "result", "observed", "message"} == set(checks[0])
-    assert "checks in" in done.stderr and "Traceback" not in done.stderr
-    md = _riskwatch("validate", "--as-of", "2024-11-10", "--format", "markdown", cwd=tmp_path).stdout
+    assert "checks in" in done.stderr
+    no_traceback(done)
+    md = riskwatch_in_process(wh, "validate", "--as-of", "2024-11-10", "--format", "markdown").stdout
     assert md.splitlines()[0] == "| suite | check | severity | result | observed | message |"

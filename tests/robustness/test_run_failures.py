@@ -19,14 +19,17 @@ def closed_port() -> int:
         return s.getsockname()[1]
 
 
-def test_smtp_down_in_run_prints_the_steps_and_exits_1(tmp_path):
+def test_smtp_down_in_run_prints_the_steps_and_exits_1(prefect_harness, tmp_path):
+    """Against the session's Prefect test server (PREFECT_API_URL): starting a temporary server of its own costs
+    the run tens of seconds, and tests/robustness/test_run_signals.py covers that server."""
+    from prefect.settings import PREFECT_API_URL
+
     inbox = tmp_path / "inbox" / "curated"
     inbox.mkdir(parents=True)
     shutil.copyfile(SAMPLE / "curated_pakistan_acled.csv", inbox / "curated_pakistan_acled.csv")
     (tmp_path / "riskwatch.toml").write_text("[pipeline]\nemail_retries = 0\n")
-    env = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}
-    env.update(PREFECT_HOME=str(tmp_path / "prefect"), PREFECT_SERVER_ANALYTICS_ENABLED="false",
-               PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS="300",
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
+    env.update(PREFECT_HOME=str(tmp_path / "prefect"), PREFECT_API_URL=PREFECT_API_URL.value(),
                RISKWATCH_SMTP_HOST="127.0.0.1", RISKWATCH_SMTP_PORT=str(closed_port()),
                RISKWATCH_REPORT_TO="analysts@example.org", RISKWATCH_ALERT_TO="analysts@example.org")
     # The console script, as an operator runs it (`python -m` would put the run folder, with its reports/
