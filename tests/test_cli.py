@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from tests.conftest import ROOT, SAMPLE, acled_row, write_csv
+from tests.conftest import ROOT, SAMPLE, acled_row, riskwatch_in_process, write_csv
 
 
 def rw(*args: str, warehouse, stdin: str | None = None, timeout: int = 120) -> subprocess.CompletedProcess:
@@ -19,9 +19,10 @@ def rw(*args: str, warehouse, stdin: str | None = None, timeout: int = 120) -> s
 
 @pytest.fixture(scope="module")
 def loaded(tmp_path_factory):
+    """The sample ingested by the same command in this process (setup; the tests below run real processes)."""
     wh = tmp_path_factory.mktemp("cli") / "wh.duckdb"
-    out = rw("ingest", str(SAMPLE / "curated_pakistan_acled.csv"), "--source", "curated", warehouse=wh)
-    assert out.returncode == 0, out.stderr
+    out = riskwatch_in_process(wh, "ingest", str(SAMPLE / "curated_pakistan_acled.csv"), "--source", "curated")
+    assert out.exit_code == 0 and out.exception is None, out.output
     assert "success: read 97, inserted 97, updated 0, unchanged 0, rejected 0" in out.stdout
     return wh
 

@@ -10,13 +10,20 @@ import time
 
 import duckdb
 
-from tests.conftest import ROOT, SAMPLE, acled_row, write_csv
+from tests.conftest import ROOT, SAMPLE, acled_row, riskwatch_in_process, write_csv
 
 
 def rw(*args, warehouse, config=None, **kw) -> subprocess.CompletedProcess:
     extra = ["--config", str(config)] if config else []
     return subprocess.run([sys.executable, "-m", "riskwatch", "--warehouse", str(warehouse), *extra, *args],
                           cwd=ROOT, capture_output=True, text=True, timeout=300, **kw)
+
+
+def ingest_sample(wh) -> None:
+    """Setup, not the subject: the sample ingested by the same command in this process (it publishes the read
+    snapshot when it ends, as the process does)."""
+    done = riskwatch_in_process(wh, "ingest", str(SAMPLE / "curated_pakistan_acled.csv"), "--source", "curated")
+    assert done.exit_code == 0 and done.exception is None, done.output
 
 
 def config_with_timeout(tmp_path, seconds: float):
@@ -27,7 +34,7 @@ def config_with_timeout(tmp_path, seconds: float):
 
 def test_open_sql_prompt_does_not_break_an_ingest_and_readers_see_its_result(tmp_path):
     wh = tmp_path / "wh.duckdb"
-    assert rw("ingest", str(SAMPLE / "curated_pakistan_acled.csv"), "--source", "curated", warehouse=wh).returncode == 0
+    ingest_sample(wh)
     prompt = subprocess.Popen([sys.executable, "-m", "riskwatch", "--warehouse", str(wh), "sql"], cwd=ROOT,
                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
@@ -57,7 +64,7 @@ def test_reader_during_a_writer_reads_the_last_snapshot_and_says_how_old(tmp_pat
     from warehouse.lock import writer_lock
 
     wh = tmp_path / "wh.duckdb"
-    assert rw("ingest", str(SAMPLE / "curated_pakistan_acled.csv"), "--source", "curated", warehouse=wh).returncode == 0
+    ingest_sample(wh)
     with writer_lock(wh):      # a run in progress that has written since the last snapshot
         con = duckdb.connect(str(wh))
         con.execute("DELETE FROM incident_current WHERE source_event_id LIKE '%1'")
@@ -123,7 +130,7 @@ def test_second_riskwatch_writer_names_the_first(tmp_path):
 
 def test_writer_start_removes_what_killed_processes_left(tmp_path):
     wh = tmp_path / "wh.duckdb"
-    assert rw("ingest", str(SAMPLE / "curated_pakistan_acled.csv"), "--source", "curated", warehouse=wh).returncode == 0
+    ingest_sample(wh)
     spill = tmp_path / "wh.duckdb.tmp"           # DuckDB's spill folder of a killed refresh
     spill.mkdir()
     (spill / "duckdb_temp_storage_S32K-0.tmp").write_bytes(b"\0" * 4096)
