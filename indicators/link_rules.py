@@ -152,17 +152,16 @@ WITH r AS (SELECT *, geo >= {coarse} AS is_coarse, {unc_sql} AS unc, floor(lat /
                   CASE WHEN lon / {cx} - floor(lon / {cx}) < 0.5 THEN -1 ELSE 1 END AS nx
            FROM {records} WHERE d1 - d0 < {span}),
 -- Precise pairs: grid cells twice max_km wide, so a record's max_km disc lies in its cell and the three
--- neighbours on its side; `b` goes into those 4 cells x its own days, `a` into its own cell x the days of
--- its widened range (each side expanded once: 4 + 3 rows for a one-day pair, not 4 x 3 + 1).
-rad AS (SELECT incident_id, source, country_iso3, d0, gy AS cell_y, gx AS cell_x,
-               unnest(generate_series(d0 - {w}, d1 + {w}, INTERVAL 1 DAY))::DATE AS day FROM r
-        WHERE NOT is_coarse AND unc = 0 AND lat IS NOT NULL
-          AND source < (SELECT max(source) FROM r)),   -- `a` is never of the last source
-rb AS (SELECT incident_id, source, country_iso3, d0, cell_y, cell_x,
-              unnest(generate_series(d0, d1, INTERVAL 1 DAY))::DATE AS day
-       FROM (SELECT incident_id, source, country_iso3, d0, d1, unnest([gy, gy, gy + ny, gy + ny]) AS cell_y,
-                    unnest([gx, gx + nx, gx, gx + nx]) AS cell_x FROM r
-             WHERE NOT is_coarse AND unc = 0 AND lat IS NOT NULL)),
+-- neighbours on its side; `a` goes into those 4 cells x the days of its widened range, `b` into its own
+-- (b, one row per record-day, is the hash join's small build side; expanding b over the 4 cells instead
+-- joins fewer rows but builds a 4x larger table, and measured no faster at 5e6: bench/README.md).
+ra AS (SELECT incident_id, source, country_iso3, d0, d1, unnest([gy, gy, gy + ny, gy + ny]) AS cell_y,
+              unnest([gx, gx + nx, gx, gx + nx]) AS cell_x FROM r WHERE NOT is_coarse AND unc = 0
+              AND lat IS NOT NULL AND source < (SELECT max(source) FROM r)),   -- `a` is never of the last source
+rad AS (SELECT *, unnest(generate_series(d0 - {w}, d1 + {w}, INTERVAL 1 DAY))::DATE AS day FROM ra),
+rb AS (SELECT incident_id, source, country_iso3, d0, gy AS cell_y, gx AS cell_x,
+              unnest(generate_series(d0, d1, INTERVAL 1 DAY))::DATE AS day FROM r
+       WHERE NOT is_coarse AND unc = 0 AND lat IS NOT NULL),
 near AS (SELECT rad.incident_id AS a, rb.incident_id AS b FROM rad JOIN rb USING (country_iso3, cell_y, cell_x, day)
          WHERE rad.source < rb.source AND day = greatest(rad.d0 - {w}, rb.d0)),
 -- Pairs with a coarse record (an area's centre) or a point known only to some km (point_uncertainty,
