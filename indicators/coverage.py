@@ -1,4 +1,5 @@
-"""Covered periods: a value is a count only where some contributing source covers the series' country.
+"""Covered periods: a value is a count only where some contributing source covers the series' country
+(and, for a source that records only some perpetrators, the series' origin).
 
 The windows are warehouse.coverage's source_coverage; this module decides, per indicator value, whether
 any source that contributes to the indicator (its YAML `sources:`, default all) covers the period. An
@@ -23,6 +24,17 @@ def series_countries_sql(col: str = "series") -> str:
             f"WHEN contains({col}, '<>') THEN string_split({col}, '<>') ELSE [split_part({col}, ':', 1)] END")
 
 
+def series_origin_sql(col: str = "series") -> str:
+    """SQL: the perpetrator a series is about, 'A->B' -> A; NULL for a series of every perpetrator."""
+    return f"CASE WHEN contains({col}, '->') THEN split_part({col}, '->', 1) END"
+
+
+def scope_sql(series: str = "r.series", perpetrators: str = "c.perpetrators") -> str:
+    """SQL predicate: a coverage window whose source records every perpetrator, or only some (BIJ: USA) and the
+    series' origin is one of them; such a source says nothing about other origins, a country total or a clash."""
+    return f"({perpetrators} IS NULL OR coalesce(list_contains({perpetrators}, {series_origin_sql(series)}), false))"
+
+
 def sources_sql(d: Definition, col: str = "source") -> str:
     """SQL predicate on a source column: the sources that contribute to `d`."""
     if not d.sources:
@@ -45,7 +57,7 @@ def apply_coverage(con: duckdb.DuckDBPyConnection, d: Definition, grain: str, as
             LEFT JOIN source_coverage c ON (c.country_iso3 = '*'
                  OR list_contains({series_countries_sql('r.series')}, c.country_iso3))
                  AND c.start_date <= least(r.period_end, $asof) AND c.end_date >= r.period_start
-                 AND {sources_sql(d, 'c.source')}
+                 AND {sources_sql(d, 'c.source')} AND {scope_sql()}
             WHERE r.indicator = $ind AND r.grain = $grain GROUP BY ALL
         ) x
         WHERE v.indicator = $ind AND v.grain = $grain AND v.series = x.series AND v.period_start = x.period_start

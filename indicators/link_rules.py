@@ -13,7 +13,7 @@ from typing import Any
 
 import yaml
 
-from indicators.tag_sql import condition_of, condition_sql
+from indicators.tag_conditions import condition_of, condition_sql
 from warehouse.sources.mapping import literal
 
 CONFIG = Path(__file__).with_name("links.yml")

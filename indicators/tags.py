@@ -15,15 +15,8 @@ from typing import Any
 import duckdb
 import yaml
 
-from indicators.tag_sql import (
-    CONDITION_KEYS,
-    CONFIDENCES,
-    STATE_NAME_SQL,
-    as_relation,
-    condition_of,
-    condition_sql,
-    tag_select_sql,
-)
+from indicators.tag_conditions import CONDITION_KEYS, CONFIDENCES, condition_of, condition_sql
+from indicators.tag_sql import STATE_NAME_SQL, as_relation, tag_select_sql
 from warehouse.countries import resolve_new_names
 from warehouse.db import transaction
 from warehouse.places import places_hash, refresh_places

@@ -2,9 +2,10 @@
 
 Every tag row records what made its rule true (`field ~ "matched text"` for free text, `field=value` for a
 coded field) and a confidence: `coded` (a source's coded field), `text` (the event's own words) or `dyad`
-(only a conflict dyad) (indicators/tag_sql.py). The incidents behind an alert value, the alert email and
-the weekly report's incident lists show them through `reason_text`, so a reader sees why each event counted
-and how firm that is, e.g. 'cross_border_strike USA->PAK: text, "US drones" in source_reference (ucdp)'.
+(only a conflict dyad); where coded and text evidence both hold, the stronger, coded (indicators/tag_evidence.py).
+The incidents behind an alert value, the alert email and the weekly report's incident lists show them through
+`reason_text`, so a reader sees why each event counted and how firm that is, e.g.
+'cross_border_strike USA->PAK: text, "US drones" in source_reference (ucdp)'.
 """
 
 from __future__ import annotations

@@ -148,10 +148,14 @@ def indicator_panels(con, defs: dict[str, Definition], week: Week, watched: list
 
 
 def chart_sources(con, d: Definition, series: list[str], start: dt.date, end: dt.date) -> list[dict]:
-    """The contributing sources whose coverage of the series' countries overlaps the chart's window."""
+    """The contributing sources whose coverage of the series' countries overlaps the chart's window; a source
+    that records only some perpetrators (BIJ: USA) only when a series' origin is one of them."""
     countries = sorted({c for s in series for c in (
         [s.split("->")[-1]] if "->" in s else s.split("<>") if "<>" in s else [s.split(":")[0]])})
+    origins = sorted({s.split("->")[0] for s in series if "->" in s})
     return rows(con, f"SELECT source, country_iso3, start_date, end_date, basis FROM source_coverage "
                      f"WHERE (country_iso3 = '*' OR list_contains(?, country_iso3)) AND start_date <= ? "
-                     f"AND end_date >= ? AND {sources_sql(d)} ORDER BY source, country_iso3",
-                [countries, end, start])
+                     f"AND end_date >= ? AND {sources_sql(d)} "
+                     f"AND (perpetrators IS NULL OR list_has_any(perpetrators, ?::VARCHAR[])) "
+                     f"ORDER BY source, country_iso3",
+                [countries, end, start, origins])

@@ -461,11 +461,12 @@ def test_bundled_sample_raises_a_critical_alert_on_chinese_nationals_in_2024_q4(
     text = critical[0].get_body(("plain",)).get_content()
     assert "2024-10-06" in text and "Jinnah" in text          # the Karachi airport convoy bombing
     assert "2024-11-05" in text and "SITE" in text            # the Karachi mill shooting
-    # Why each counted: the tag row's confidence, evidence and source, in both bodies and the CSV.
+    # Why each counted: the tag row's confidence (coded: the target actor is coded, the notes match as well),
+    # evidence and source, in both bodies and the CSV.
     html = critical[0].get_body(("html",)).get_content()
-    assert ('Why it counted: text, actor2=Civilians (China); assoc_actor_2=Labor Group (China); '
+    assert ('Why it counted: coded, actor2=Civilians (China); assoc_actor_2=Labor Group (China); '
             '"convoy carrying Chinese" in notes (acled)') in text
-    assert ('<strong style="color: #9a6700;">text</strong> actor2=Civilians (China); assoc_actor_2=Labor Group '
+    assert ('<strong style="color: #1e8449;">coded</strong> actor2=Civilians (China); assoc_actor_2=Labor Group '
             '(China); &#34;convoy carrying Chinese&#34; in notes <small style="color: #777;">(acled)</small>') in html
     assert "<th align=\"left\">Why it counted</th>" in html and "coded</strong> = a source&#39;s coded field" in html
     csv_text = next(critical[0].iter_attachments()).get_content()

@@ -175,9 +175,9 @@ def test_incidents_behind_a_value_as_of_2024_11_10(con):
     # Why each counted: the tag the definition counts by (not the event's other tags: suicide attack, Baloch
     # separatist), its evidence and confidence, and the source of the record that carries it.
     assert rows[0]["reasons"] == [{
-        "tag": "target:chinese_nationals", "detail": None, "confidence": "text", "source": "curated",
+        "tag": "target:chinese_nationals", "detail": None, "confidence": "coded", "source": "curated",
         "evidence": 'actor2=Civilians (China); assoc_actor_2=Labor Group (China); notes ~ "convoy carrying Chinese"'}]
-    assert rows[0]["why"] == ['target:chinese_nationals: text, actor2=Civilians (China); assoc_actor_2=Labor Group '
+    assert rows[0]["why"] == ['target:chinese_nationals: coded, actor2=Civilians (China); assoc_actor_2=Labor Group '
                               '(China); "convoy carrying Chinese" in notes (curated)']
     # A count by event type and province rests on the coded type and the ISO 3166-2 code of the spelling.
     week = incidents_behind(con, load_definitions()["political_violence_events"], "PAK:PK-SD", "week",

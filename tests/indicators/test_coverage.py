@@ -15,7 +15,7 @@ from indicators.refresh import refresh
 from indicators.rules import evaluate_rules
 from riskwatch.settings import Settings
 from tests.conftest import SAMPLE, acled_row, shared, write_csv
-from tests.indicators.link_rows import load, ucdp
+from tests.indicators.link_rows import bij, load, ucdp
 from validation.indicator_checks import check_indicators
 from validation.ingest import ingest_file
 from warehouse.sources.mapping import MappingError, load_mapping
@@ -92,6 +92,37 @@ def test_interstate_clashes_are_no_data_where_only_sources_that_cannot_record_th
     assert load_definitions()["interstate_clashes"].sources == {"exclude": ["gtd", "bij_drone_strikes"]}
 
 
+def test_a_source_of_some_perpetrators_covers_only_their_series(con, tmp_path):
+    """BIJ records only US drone strikes (`coverage: perpetrators: [USA]`): it covers USA->PAK in 2004-2013, not
+    IRN->PAK or a count of every perpetrator's events; without the scope those quarters read 0 instead of no data."""
+    load(con, tmp_path, "bij_drone_strikes", [bij("Ob1", "2010-03-01", 33.0, 70.0)])
+    strike = {"event_type": "Explosions/Remote violence", "sub_event_type": "Air/drone strike",
+              "actor1": "Military Forces of Iran (1989-)", "actor2": "Jaish al-Adl", "admin1": "Balochistan"}
+    # An Iranian strike in 2003 from a static ACLED-format dataset covering 2003 only (the IRN->PAK series
+    # starts there), and one in 2024 from ACLED (live: it covers Pakistan from then to its ingest, today).
+    maps = tmp_path / "maps"
+    maps.mkdir()
+    (maps / "press.yml").write_text("name: press\nextends: acled\n"
+                                    "coverage:\n  PAK: {start: 2003-01-01, end: 2003-12-31}\n")
+    for source, event_id, day in (("press", "PAK0", "2003-05-01"), ("acled", "PAK1", "2024-07-16")):
+        ingest_file(con, write_csv(tmp_path / f"{source}.csv", [acled_row(event_id_cnty=event_id, event_date=day,
+                                                                          **strike)]),
+                    source, as_of=TODAY, mapping_dirs=[maps])
+    refresh(con, dt.date(2024, 12, 31), watched=WATCHED)
+    assert con.execute("SELECT source, perpetrators FROM source_coverage ORDER BY 1").fetchall() == [
+        ("acled", None), ("bij_drone_strikes", ["USA"]), ("press", None)]
+    usa, irn = quarters(con, "cross_border_strikes", "USA->PAK"), quarters(con, "cross_border_strikes", "IRN->PAK")
+    assert (usa["2010-01-01"], usa["2010-04-01"], usa["2013-10-01"]) == ((1, True), (0, True), (0, True))
+    assert (usa["2014-01-01"], usa["2024-10-01"]) == ((None, False), (0, True))
+    assert (irn["2003-04-01"], irn["2003-10-01"]) == ((1, True), (0, True))
+    assert [irn[q] for q in ("2004-01-01", "2010-01-01", "2013-10-01", "2014-01-01")] == [(None, False)] * 4
+    assert (irn["2024-07-01"], irn["2024-10-01"]) == ((1, True), (0, True))
+    # A count of every perpetrator's events: BIJ could not have recorded them, so 2010-Q2 is no data, not 0;
+    # the quarter holding the US strike counts it (a period holding counted events is covered).
+    pv = quarters(con, "chinese_nationals_attacks")
+    assert (pv["2010-04-01"], pv["2024-10-01"]) == ((None, False), (0, True))
+
+
 def test_incremental_refresh_with_coverage_equals_full_recompute(con, tmp_path):
     gtd(con, tmp_path, [{**GTD_ROW, "eventid": "201811230010"}])
     refresh(con, TODAY, watched=WATCHED)
@@ -157,12 +188,16 @@ def test_an_event_counts_only_in_grains_its_date_precision_supports(con, tmp_pat
 def test_coverage_declarations_are_checked():
     assert load_mapping("ucdp").coverage == {"PAK": (dt.date(1989, 1, 1), dt.date(2019, 12, 31))}
     assert load_mapping("bij_drone_strikes").coverage == {"PAK": (dt.date(2004, 1, 1), dt.date(2013, 12, 31))}
-    assert load_mapping("acled").coverage == {}
+    assert load_mapping("bij_drone_strikes").perpetrators == ["USA"]
+    assert load_mapping("acled").coverage == {} and load_mapping("acled").perpetrators is None
 
 
 @pytest.mark.parametrize("spec", ["coverage: 2019", "coverage: {PAK: {start: 2019-01-01}}",
                                   "coverage: {PAK: {start: 2019-01-01, end: 2018-01-01}}",
-                                  "coverage: {Pakistan: {start: 2019-01-01, end: 2020-01-01}}"])
+                                  "coverage: {Pakistan: {start: 2019-01-01, end: 2020-01-01}}",
+                                  "coverage: {PAK: {start: 2019-01-01, end: 2020-01-01}, perpetrators: USA}",
+                                  "coverage: {PAK: {start: 2019-01-01, end: 2020-01-01}, perpetrators: [Iran]}",
+                                  "coverage: {perpetrators: [USA]}"])
 def test_a_bad_coverage_declaration_is_refused(tmp_path, spec):
     path = tmp_path / "press.yml"
     path.write_text(f"name: press\ncolumns: {{source_event_id: ref}}\n{spec}\n")

@@ -216,18 +216,24 @@ def test_every_tag_row_says_why(con, tmp_path):
             "coded"),
     }
     assert got[("ucdp_dyad", "foreign_dyad_event")][1].startswith("actor1=Government of United States of America")
-    # Rules without a declared confidence: 'text' when free text matched, else 'coded'.
+    # Rules without a declared confidence: the strongest evidence that held (coded > text), all of it listed.
     china = [{"incident_id": "c1", "country": "Pakistan", "event_type": "Battles", "notes": "Chinese engineers hit"},
-             {"incident_id": "c2", "country": "Pakistan", "event_type": "Battles", "actor2": "Civilians (China)"}]
+             {"incident_id": "c2", "country": "Pakistan", "event_type": "Battles", "actor2": "Civilians (China)"},
+             {"incident_id": "c3", "country": "Pakistan", "event_type": "Battles", "actor2": "Civilians (China)",
+              "notes": "A convoy carrying Chinese engineers was hit."},
+             {"incident_id": "c4", "country": "Pakistan", "event_type": "Bombing/Explosion", "source": "gtd",
+              "target_name": "Chinese Consulate", "notes": "Bombing; the Chinese consulate was hit."}]
     rel = example_table(con, china, "_china")
     assert con.execute(f"SELECT incident_id, evidence, confidence FROM ({tags.tag_select_sql(RULES, rel)}) "
                        "WHERE tag = 'target:chinese_nationals' ORDER BY 1").fetchall() == [
-        ("c1", 'notes ~ "Chinese engineers"', "text"), ("c2", "actor2=Civilians (China)", "coded")]
+        ("c1", 'notes ~ "Chinese engineers"', "text"), ("c2", "actor2=Civilians (China)", "coded"),
+        ("c3", 'actor2=Civilians (China); notes ~ "convoy carrying Chinese"', "coded"),
+        ("c4", 'target_name=Chinese Consulate; notes ~ "Chinese consulate"', "coded")]
     # Stored and public: incident_tags carries evidence and confidence.
     ingest_file(con, write_csv(tmp_path / "a.csv", [acled_row()]), "acled", as_of=AS_OF)
     tags.refresh_tags(con)
     assert con.execute("SELECT evidence, confidence FROM incident_tags WHERE tag = 'suicide_attack'").fetchall() == [
-        ("sub_event_type=Suicide bomb; notes ~ \"suicide car\"", "text")]
+        ("sub_event_type=Suicide bomb; notes ~ \"suicide car\"", "coded")]
 
 
 def test_load_rules_refuses_an_unknown_confidence(tmp_path):

@@ -133,11 +133,12 @@ def test_monday_run_covers_the_same_week_and_escapes_incident_text(warehouse):
     assert KARACHI_NOTES in html
     assert "&lt;script&gt;alert(&#39;pwned&#39;)&lt;/script&gt; &lt;b&gt;bold&lt;/b&gt; &amp; fled" in html
     assert SCRIPT not in html and "<b>bold</b>" not in html
-    # Why each incident is listed: the tag row's confidence, evidence (the source's own text, escaped) and source.
-    assert ('<li><span class="conf text">text</span> Chinese nationals targeted: actor2=Civilians (China) '
+    # Why each incident is listed: the tag row's confidence (coded: ACLED codes the target actor, the notes match
+    # too), evidence (the source's own text, escaped) and source.
+    assert ('<li><span class="conf coded">coded</span> Chinese nationals targeted: actor2=Civilians (China) '
             '&lt;script&gt;alert(&#39;pwned&#39;)&lt;/script&gt;; &#34;Chinese engineers&#34; in notes '
             '<span class="src">(acled)</span></li>') in html
-    assert ('<span class="conf text">text</span> Chinese nationals targeted: actor2=Civilians (China); '
+    assert ('<span class="conf coded">coded</span> Chinese nationals targeted: actor2=Civilians (China); '
             'assoc_actor_2=Labor Group (China); &#34;Chinese nationals&#34; in notes '
             '<span class="src">(curated)</span>') in html
 
@@ -260,7 +261,7 @@ def test_email_sent_once_per_file_version(warehouse):
     assert msg["Subject"].startswith("RiskWatch weekly report 2024-W45")
     assert "(updated)" in update["Subject"]
     assert "Karachi" in msg.get_body(("plain",)).get_content()
-    assert ('    why: Chinese nationals targeted: text, actor2=Civilians (China); assoc_actor_2=Labor Group (China); '
+    assert ('    why: Chinese nationals targeted: coded, actor2=Civilians (China); assoc_actor_2=Labor Group (China); '
             '"Chinese nationals" in notes (curated)\n') in msg.get_body(("plain",)).get_content().replace("\r\n", "\n")
     # The report is the HTML body (charts inline, tests/publish/test_email_client.py), not an attachment.
     assert "Weekly report" in msg.get_body(("html",)).get_content()

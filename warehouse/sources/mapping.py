@@ -64,6 +64,8 @@ class Mapping:
     path: Path | None = None
     # Declared coverage of a static dataset: country ISO3 (or '*' for every country) -> (start, end).
     coverage: dict[str, tuple[dt.date, dt.date]] = field(default_factory=dict)
+    # `coverage: perpetrators:` the only states whose acts the source records (BIJ: USA); None = all.
+    perpetrators: list[str] | None = None
 
     def missing_columns(self, header: list[str]) -> list[str]:
         present = set(header)
@@ -124,6 +126,7 @@ def load_mapping(name: str, search_dirs: list[Path] | None = None) -> Mapping:
         description=spec.get("description", ""),
         path=path,
         coverage=_coverage(spec.get("coverage"), path),
+        perpetrators=_perpetrators(spec.get("coverage"), path),
     )
 
 
@@ -135,6 +138,8 @@ def _coverage(spec: Any, path: Path) -> dict[str, tuple[dt.date, dt.date]]:
         raise MappingError(f"{path}: coverage must map a country ISO3 code or `all` to {{start: DATE, end: DATE}}")
     out = {}
     for country, window in spec.items():
+        if country == "perpetrators":
+            continue
         key = "*" if str(country).lower() == "all" else str(country).upper()
         start, end = (window.get(k) if isinstance(window, dict) else None for k in ("start", "end"))
         if not (isinstance(window, dict) and set(window) == {"start", "end"} and isinstance(start, dt.date)
@@ -143,6 +148,18 @@ def _coverage(spec: Any, path: Path) -> dict[str, tuple[dt.date, dt.date]]:
                                f"with start <= end under an ISO3 code or `all`, got {window!r}")
         out[key] = (start, end)
     return out
+
+
+def _perpetrators(spec: Any, path: Path) -> list[str] | None:
+    """`coverage: {perpetrators: [USA], ...}` -> ['USA']: the source speaks only for series of these origins."""
+    found = spec.get("perpetrators") if isinstance(spec, dict) else None
+    if found is None:
+        return None
+    if not (isinstance(found, list) and found and all(isinstance(c, str) and len(c) == 3 for c in found)):
+        raise MappingError(f"{path}: coverage perpetrators: expected a non-empty list of ISO3 codes, got {found!r}")
+    if set(spec) == {"perpetrators"}:
+        raise MappingError(f"{path}: coverage perpetrators: needs a window too (e.g. PAK: {{start: ..., end: ...}})")
+    return sorted({c.upper() for c in found})
 
 
 def _expr(spec: Any) -> tuple[str, str]:
