@@ -1,4 +1,5 @@
 # The two commands of the README: `make demo` and `make test`. Both install into .venv first.
+# `make test` runs the suite on both warehouse backends (embedded DuckDB and DuckLake on PostgreSQL 127.0.0.1:5432).
 PY ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -21,7 +22,7 @@ sql: install
 
 test: install
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest -q
+	$(BIN)/python tools/test_both_backends.py
 
 bench: install
 	$(BIN)/python bench/bench_ingest.py
