@@ -1,10 +1,10 @@
 # The two commands of the README: `make demo` and `make test`. Both install into .venv first.
-# `make test` runs the suite on both warehouse backends (embedded DuckDB and DuckLake on PostgreSQL 127.0.0.1:5432).
+# `make test-lake`: the same suite with every warehouse a DuckLake (catalog in PostgreSQL on 127.0.0.1:5432).
 PY ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: install demo test lint bench
+.PHONY: install demo test test-lake lint bench
 
 $(BIN)/riskwatch: pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -22,7 +22,10 @@ sql: install
 
 test: install
 	$(BIN)/ruff check .
-	$(BIN)/python tools/test_both_backends.py
+	$(BIN)/python -m pytest -q
+
+test-lake: install
+	RISKWATCH_TEST_BACKEND=ducklake $(BIN)/python -m pytest -q
 
 bench: install
 	$(BIN)/python bench/bench_ingest.py

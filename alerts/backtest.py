@@ -30,10 +30,20 @@ from indicators.compute import compute_indicators, running_values
 from indicators.definitions import Definition, DefinitionError
 from indicators.periods import period_end, period_label, period_start, shift
 from indicators.rules import Candidate, evaluate_rules, parse_rules, series_target_sql
+from riskwatch.settings import Lake
+from warehouse.lake import connect as connect_lake
 
 
-def scratch_copy(path: str | Path) -> duckdb.DuckDBPyConnection:
-    """An in-memory copy of the warehouse: the backtest may compute freely, the file stays as it is."""
+def scratch_copy(path: str | Path, lake: Lake | None = None) -> duckdb.DuckDBPyConnection:
+    """An in-memory copy of the warehouse (the file at `path`, or `lake`): the backtest may compute freely,
+    the warehouse stays as it is."""
+    if lake is not None:
+        con = connect_lake(lake, read_only=True)
+        con.execute("ATTACH ':memory:' AS scratch")
+        con.execute("COPY FROM DATABASE lake TO scratch")
+        con.execute("USE scratch")
+        con.execute("DETACH lake")
+        return con
     con = duckdb.connect()
     con.execute(f"ATTACH '{Path(path).resolve()}' AS src (READ_ONLY)")
     con.execute("COPY FROM DATABASE src TO memory")

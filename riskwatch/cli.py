@@ -59,7 +59,7 @@ ISO_DATE = IsoDate()
 # Failures a user can cause and fix (bad files, paths, settings, SQL, a busy or foreign warehouse): every
 # command reports them as one line (Commands.invoke), never as a traceback. RISKWATCH_DEBUG=1 shows it.
 USER_ERRORS = (db.WarehouseBusy, db.WarehouseMissing, db.NotAWarehouse, IngestRefused, MappingError, SettingsError,
-               NotReadOnly, OSError, duckdb.Error)
+               NotReadOnly, OSError, duckdb.Error, LakeError)
 
 
 def one_line(exc: BaseException) -> str:

@@ -51,14 +51,15 @@ def backtest(settings: Settings, since: dt.datetime, until: dt.datetime, rules_f
     start, end = since.date(), until.date()
     if end < start:
         raise Fail(f"--to {end} is before --from {start}")
-    if not Path(settings.warehouse).is_file():
+    lake = settings.lake
+    if lake is None and not Path(settings.warehouse).is_file():
         raise Fail(f"no warehouse at {settings.warehouse}")
     try:
         defs = load_definitions()
         if rules_file:
             defs = with_rules_file(defs, rules_file)
         episodes = load_episodes(episodes_file)
-        con = scratch_copy(settings.warehouse)
+        con = scratch_copy(settings.warehouse, lake)
         bt = replay(con, defs, start, end, settings.watched_countries)
     except (ValueError, DefinitionError) as exc:
         raise Fail(str(exc)) from exc
