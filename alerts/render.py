@@ -119,7 +119,7 @@ def incidents_for(con: duckdb.DuckDBPyConnection, definition: Definition | None,
     """(incidents, note): an alert still goes out when its incidents cannot be listed, saying why."""
     if definition is None or definition.kind != "events":
         return [], "derived indicator: no incidents of its own"
-    from indicators.compute import incidents_behind
+    from indicators.behind import incidents_behind
 
     try:
         rows = incidents_behind(con, definition, snap["series"], snap["grain"],

@@ -7,11 +7,12 @@ from dataclasses import dataclass
 
 import duckdb
 
-from indicators import asof, links, precision, tags, why
+from indicators import asof, links, precision, tags
 from indicators.coverage import apply_coverage, sources_sql
 from indicators.definitions import GRAINS, Definition, definitions_hash, load_definitions
+from indicators.periods import period_start_sql
 from warehouse.coverage import refresh_coverage
-from warehouse.db import records, transaction
+from warehouse.db import transaction
 from warehouse.places import places_hash, refresh_places
 
 
@@ -95,10 +96,6 @@ def _touched_days(con, refreshed_at, prev_as_of: dt.date, as_of: dt.date, since:
     )
 
 
-def _period_sql(grain: str, col: str = "event_date") -> str:
-    return f"CAST(date_trunc('{grain}', {col}) AS DATE)"
-
-
 def _coarse_records(con) -> None:
     """Temp table _coarse: the records of `events` dated coarser than a week, the only ones a grain can leave
     out (few, so _event_facts joins them instead of the whole events relation)."""
@@ -135,7 +132,7 @@ def _refresh_events(con, d: Definition, agg: str, grain: str, as_of: dt.date, mo
     key = {"ind": d.name, "grain": grain, "asof": as_of}
     scope = ""
     if mode == "incremental":
-        con.execute(f"CREATE OR REPLACE TEMP TABLE _periods AS SELECT DISTINCT {_period_sql(grain, 'day')} AS p "
+        con.execute(f"CREATE OR REPLACE TEMP TABLE _periods AS SELECT DISTINCT {period_start_sql(grain, 'day')} AS p "
                     f"FROM _touched_days WHERE day <= $asof", {"asof": as_of})
         scope = "AND period_start IN (SELECT p FROM _periods)"
         periods = con.execute("SELECT count(*) FROM _periods").fetchone()[0]
@@ -144,7 +141,8 @@ def _refresh_events(con, d: Definition, agg: str, grain: str, as_of: dt.date, mo
             return
         result.periods_recomputed += periods
     con.execute(
-        f"CREATE OR REPLACE TEMP TABLE _new AS SELECT * FROM (SELECT series, {_period_sql(grain)} AS period_start, "
+        f"CREATE OR REPLACE TEMP TABLE _new AS SELECT * FROM ("
+        f"SELECT series, {period_start_sql(grain)} AS period_start, "
         f"CAST({agg} AS DOUBLE) AS value FROM _facts WHERE {precision.fits_sql(grain)} GROUP BY ALL) WHERE true {scope}"
     )
     _record_precision_gaps(con, d.name, agg, grain, scope)
@@ -174,7 +172,7 @@ def _record_precision_gaps(con, name: str, agg: str, grain: str, scope: str) -> 
                 {"ind": name, "grain": grain})
     con.execute(
         f"INSERT INTO indicator_precision_gaps SELECT * FROM (SELECT $ind, $grain, "
-        f"{_period_sql(grain)} AS period_start, "
+        f"{period_start_sql(grain)} AS period_start, "
         f"{precision.reason_sql()}, count(*), CAST({agg} AS DOUBLE) FROM _facts "
         f"WHERE NOT {precision.fits_sql(grain)} GROUP BY ALL) WHERE true {scope}",
         {"ind": name, "grain": grain},
@@ -192,7 +190,7 @@ def _zero_fill(con, d: Definition, grain: str, step: str, as_of: dt.date) -> Non
         f"INSERT INTO indicator_value_rows SELECT $ind, g.series, $grain, g.p, "
         f"CAST(g.p + {step} - INTERVAL 1 DAY AS DATE), 0, g.p + {step} <= $asof + 1, "
         f"CAST(current_timestamp AS TIMESTAMP), $asof FROM ("
-        f"  SELECT series, CAST(unnest(generate_series(min(period_start), {_period_sql(grain, '$asof')}, "
+        f"  SELECT series, CAST(unnest(generate_series(min(period_start), {period_start_sql(grain, '$asof')}, "
         f"  {step})) AS DATE) AS p FROM indicator_value_rows WHERE indicator = $ind AND grain = $grain GROUP BY series"
         f") g ANTI JOIN (SELECT series, period_start AS p FROM indicator_value_rows "
         f"  WHERE indicator = $ind AND grain = $grain) USING (series, p)",
@@ -225,36 +223,6 @@ def _refresh_derived(con, d: Definition, as_of: dt.date, result: ComputeResult) 
         "SELECT count(*) FROM indicator_value_rows WHERE indicator = ?", [d.name]).fetchone()[0]
 
 
-def incidents_behind(
-    con: duckdb.DuckDBPyConnection, definition: Definition, series: str, grain: str, period_start: dt.date,
-    as_of: dt.date, watched: list[str],
-) -> list[dict]:
-    """The incidents that make up one value: one row per real event (the record kept), oldest first.
-
-    `reasons` says why each counted (indicators/why.py): the evidence and confidence of the tag rows, of any of
-    the event's records, of the tags the definition counts by (for a count by event type and province, the
-    coded type and ISO 3166-2 code); `why` the same as lines ('cross_border_strike USA->PAK: text, "US drone"
-    in source_reference (ucdp)').
-    """
-    known = asof.prepare(con, as_of, watched)
-    reasons = why.reasons_sql(known.event_tags, known.events, "e.incident_id",
-                              why.tags_read(definition, {r["tag"] for r in tags.load_rules()}))
-    cur = con.execute(
-        f"SELECT e.incident_id, e.event_date, e.country, e.admin1, e.admin2, e.location, e.actor1, e.actor2, "
-        f"e.fatalities, e.notes, e.source, e.source_reference, e.source_url, e.event_type, e.sub_event_type, "
-        f"coalesce({reasons}, []) AS reasons "
-        f"FROM (SELECT DISTINCT event_key FROM ({definition.sql}) q WHERE series = $series "
-        f"AND {_period_sql(grain)} = $period AND event_date <= $asof) k "
-        f"JOIN {known.events} e ON e.incident_id = k.event_key "
-        f"WHERE {precision.fits_sql(grain, 'e.date_precision')} ORDER BY e.event_date, e.incident_id",
-        {"series": series, "period": period_start, "asof": as_of},
-    )
-    found = records(cur)
-    for row in found:
-        row["why"] = [why.reason_text(r) for r in row["reasons"]]
-    return found
-
-
 def running_values(con: duckdb.DuckDBPyConnection, d: Definition, grain: str, as_of: dt.date) -> list[tuple]:
     """(series, period_start, day, value of the period up to that day) for each day with an event of `d`,
     from the relations asof.prepare made: when within its period a value reached a threshold."""
@@ -262,7 +230,7 @@ def running_values(con: duckdb.DuckDBPyConnection, d: Definition, grain: str, as
     agg = _event_facts(con, d, as_of)
     found = con.execute(
         f"SELECT series, p, event_date, sum(v) OVER (PARTITION BY series, p ORDER BY event_date) FROM ("
-        f"SELECT series, {_period_sql(grain)} AS p, event_date, CAST({agg} AS DOUBLE) AS v FROM _facts "
+        f"SELECT series, {period_start_sql(grain)} AS p, event_date, CAST({agg} AS DOUBLE) AS v FROM _facts "
         f"WHERE {precision.fits_sql(grain)} GROUP BY ALL) ORDER BY ALL").fetchall()
     con.execute("DROP TABLE IF EXISTS temp._facts; DROP TABLE IF EXISTS temp._coarse")
     return found

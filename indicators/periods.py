@@ -22,6 +22,11 @@ def shift(start: dt.date, grain: str, k: int) -> dt.date:
     return dt.date(months // 12, months % 12 + 1, 1)
 
 
+def period_start_sql(grain: str, col: str = "event_date") -> str:
+    """SQL: the first day of the `grain` period holding `col` (date_trunc: Monday of the ISO week, etc.)."""
+    return f"CAST(date_trunc('{grain}', {col}) AS DATE)"
+
+
 def period_end(start: dt.date, grain: str) -> dt.date:
     return shift(start, grain, 1) - dt.timedelta(days=1)
 

@@ -6,7 +6,8 @@ import datetime as dt
 
 import pytest
 
-from indicators.compute import compute_indicators, incidents_behind
+from indicators.behind import incidents_behind
+from indicators.compute import compute_indicators
 from indicators.definitions import load_definitions
 from indicators.refresh import refresh
 from tests.conftest import SAMPLE, acled_row, write_csv

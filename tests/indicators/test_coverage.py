@@ -9,7 +9,8 @@ import duckdb
 import pytest
 
 from alerts.lifecycle import evaluate_alerts
-from indicators.compute import compute_indicators, incidents_behind
+from indicators.behind import incidents_behind
+from indicators.compute import compute_indicators
 from indicators.definitions import DEFINITIONS_DIR, DefinitionError, load_definitions
 from indicators.refresh import refresh
 from indicators.rules import evaluate_rules
