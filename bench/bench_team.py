@@ -124,14 +124,23 @@ def py(code: str, *args: str, env: dict, cwd: Path) -> dict:
 
 
 def ingest_proc(csv: Path, env: dict, cwd: Path) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-c", INGEST, str(csv), AS_OF.isoformat()], env=env, cwd=cwd,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    """The ingest in its own process, its output in files (a pipe nobody reads while it runs would fill up
+    with GX's logging and block it)."""
+    out = (cwd / f"ingest-{csv.stem}.out").open("w")
+    err = (cwd / f"ingest-{csv.stem}.err").open("w")
+    proc = subprocess.Popen([sys.executable, "-c", INGEST, str(csv), AS_OF.isoformat()], env=env, cwd=cwd,
+                            stdout=out, stderr=err, text=True)
+    out.close()
+    err.close()
+    proc.outputs = (cwd / f"ingest-{csv.stem}.out", cwd / f"ingest-{csv.stem}.err")
+    return proc
 
 
 def finished(proc: subprocess.Popen) -> dict:
     import json
 
-    out, err = proc.communicate()
+    proc.wait()
+    out, err = (p.read_text() for p in proc.outputs)
     if proc.returncode:
         raise RuntimeError(err[-3000:])
     return json.loads(out.strip().splitlines()[-1])
@@ -269,7 +278,7 @@ def main() -> None:
     a = ap.parse_args()
     workdir = Path(a.workdir)
     workdir.mkdir(parents=True, exist_ok=True)
-    load_start = os.getloadavg()
+    load_start, described = os.getloadavg(), machine()
     csv = workdir / f"acled_{a.rows}.csv"
     if not csv.exists():
         generate_acled_csv(str(csv), a.rows)
@@ -299,8 +308,9 @@ def main() -> None:
         lake_mode.drop_database(database)
     load_end = os.getloadavg()
     table = "| what | result | notes |\n|---|---:|---|\n" + "\n".join(f"| {w} | {r} | {n} |" for w, r, n in rows)
-    section = (f"`python bench/bench_team.py --rows {a.rows}` — {machine()}; load average 1/5/15 min at the end "
-               f"{load_end[0]:.1f}/{load_end[1]:.1f}/{load_end[2]:.1f} (start {load_start[0]:.1f}).\n\n"
+    section = (f"`python bench/bench_team.py --rows {a.rows}` — {described}; load average 1/5/15 min at the end "
+               f"{load_end[0]:.1f}/{load_end[1]:.1f}/{load_end[2]:.1f} (start {load_start[0]:.1f}, "
+               f"{load_start[1]:.1f}, {load_start[2]:.1f}).\n\n"
                f"{__doc__.split(chr(10) * 2, 2)[2].strip()}\n\n{table}")
     publish("Team mode (DuckLake)", section, to_readme=not a.no_readme)
 
