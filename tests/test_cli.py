@@ -62,6 +62,7 @@ def test_interactive_sql_reads_statements_until_semicolon(loaded):
     assert out.returncode == 0 and "| 97 |" in out.stdout
 
 
+@pytest.mark.embedded_only("a process holding the DuckDB file")
 def test_reader_is_not_blocked_while_a_writer_holds_the_warehouse(loaded, tmp_path):
     from warehouse.snapshot import publish_snapshot
 

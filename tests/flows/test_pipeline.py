@@ -13,6 +13,7 @@ from flows.demo import DEMO_AS_OF, SAMPLE_FILES
 from flows.schedules import inventory
 from riskwatch.settings import load_settings
 from tests.conftest import ROOT
+from warehouse import db
 from warehouse.lock import writer_lock
 
 
@@ -28,7 +29,7 @@ def demo_env(tmp_path, monkeypatch):
 
 
 def indicator_rows(path: Path) -> list[tuple]:
-    con = duckdb.connect(str(path), read_only=True)
+    con = db.connect(path, read_only=True)
     try:
         return con.execute("SELECT indicator, series, grain, period_start, value, is_complete "
                            "FROM indicator_values ORDER BY ALL").fetchall()
@@ -67,6 +68,7 @@ def test_pipeline_twice_second_run_ingests_and_sends_nothing(prefect_harness, de
     assert indicator_rows(Path(wh)) == values_after_first
 
 
+@pytest.mark.embedded_only("the OS lock beside the warehouse file")
 def test_writer_lock_excludes_a_second_writer_but_not_readers(tmp_path):
     wh = tmp_path / "wh.duckdb"
     duckdb.connect(str(wh)).close()

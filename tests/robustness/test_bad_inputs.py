@@ -16,6 +16,7 @@ from click.testing import CliRunner
 
 from riskwatch.cli import cli
 from tests.conftest import ACLED_COLUMNS, SAMPLE, acled_row, write_csv
+from warehouse import db
 
 # (row overrides, reason fragment): each is one bad ACLED row among good ones.
 ACLED_ROWS = [
@@ -79,11 +80,10 @@ def no_traceback(out) -> None:
 
 def warehouse_state(wh: Path) -> dict:
     """What a bad input must not change (ingest_runs may gain the run's own 'refused' record)."""
-    import duckdb
-
-    if not wh.exists():
+    try:
+        con = db.connect(wh, read_only=True)
+    except db.WarehouseMissing:
         return {}
-    con = duckdb.connect(str(wh), read_only=True)
     try:
         tables = ("incident_current", "incident_history", "rejected_rows", "reports", "notifications")
         return {t: sorted(map(repr, con.execute(f"SELECT * FROM {t}").fetchall())) for t in tables}
@@ -129,9 +129,7 @@ def test_every_bad_row_is_a_named_rejection_and_only_good_rows_load(tmp_path, so
     no_traceback(out)
     assert out.exit_code == 0, out.output
     assert f"rejected {len(reasons)}" in out.stdout
-    import duckdb
-
-    con = duckdb.connect(str(wh), read_only=True)
+    con = db.connect(wh, read_only=True)
     try:
         got = [r for (r,) in con.execute("SELECT reason FROM rejected_incidents ORDER BY line").fetchall()]
         loaded = {r for (r,) in con.execute("SELECT source_event_id FROM incident_current").fetchall()}

@@ -73,6 +73,7 @@ def test_ingest_on_a_full_disk_is_one_line_and_leaves_the_warehouse_as_it_was(sm
         con.close()
 
 
+@pytest.mark.embedded_only("the read snapshot copy of the file")
 def test_snapshot_that_does_not_fit_is_a_warning_and_leaves_no_temp_file(small_disk, tmp_path):
     folder, preexec = small_disk
     wh = folder / "wh.duckdb"

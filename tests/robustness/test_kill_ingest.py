@@ -15,6 +15,10 @@ import pytest
 from tests.conftest import ROOT, acled_row, clone_warehouse, riskwatch_in_process, write_csv
 from warehouse import db
 
+# The phases here are the embedded file's (WAL, half-replayed commits, copied warehouse files); a lake's
+# commit is atomic: tests/warehouse/test_lake.py kills a lake writer while loading and after commit.
+pytestmark = pytest.mark.embedded_only("the DuckDB file's WAL and commit phases")
+
 PHASES = ["staged", "loading", "commit", "loaded", "published"]
 
 

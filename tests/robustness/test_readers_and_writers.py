@@ -9,8 +9,12 @@ import sys
 import time
 
 import duckdb
+import pytest
 
 from tests.conftest import ROOT, SAMPLE, acled_row, riskwatch_in_process, write_csv
+
+# On a lake there is no file to hold, lock or copy: tests/warehouse/test_lake.py has its readers and writers.
+pytestmark = pytest.mark.embedded_only("readers, writers and the DuckDB file's lock and snapshot")
 
 
 def rw(*args, warehouse, config=None, **kw) -> subprocess.CompletedProcess:
