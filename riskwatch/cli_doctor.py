@@ -21,6 +21,8 @@ def doctor(settings: Settings) -> None:
 
     con = open_writer(settings, recover=False)
     try:
-        click.echo(f"{settings.warehouse}: {recover(con).summary()}")
+        lake = settings.lake
+        where = f"lake {lake.metadata_schema} ({lake.data_path})" if lake else settings.warehouse
+        click.echo(f"{where}: {recover(con).summary()}")
     finally:
         con.close()

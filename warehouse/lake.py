@@ -12,6 +12,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import tempfile
+import time
 from pathlib import Path
 
 import duckdb
@@ -106,13 +107,22 @@ def connect(lake: Lake, *, read_only: bool = False, config: dict | None = None, 
     """An in-memory DuckDB with `lake` attached and in use (see attach)."""
     settings = {"extension_directory": str(extension_directory()), "autoinstall_known_extensions": False,
                 **(config or {})}
-    con = duckdb.connect(":memory:", config=settings)
-    try:
-        attach(con, lake, read_only=read_only, snapshot_version=snapshot_version, snapshot_time=snapshot_time)
-    except BaseException:
-        con.close()
-        raise
-    return con
+    for attempt in range(1, 6):
+        con = duckdb.connect(":memory:", config=settings)
+        try:
+            attach(con, lake, read_only=read_only, snapshot_version=snapshot_version, snapshot_time=snapshot_time)
+            return con
+        except LakeError as exc:
+            con.close()
+            # Two processes creating the same new lake race on its catalog schema ("duplicate key"): the
+            # loser attaches again and finds the lake the winner made.
+            if attempt == 5 or not any(w in str(exc).lower() for w in ("duplicate key", "conflict", "already exists")):
+                raise
+            time.sleep(0.2 * attempt)
+        except BaseException:
+            con.close()
+            raise
+    raise AssertionError("unreachable")
 
 
 def is_lake(con: duckdb.DuckDBPyConnection) -> bool:
