@@ -20,7 +20,16 @@ from aiosmtpd.smtp import SMTP
 
 from alerts.lifecycle import evaluate_alerts
 from publish.mail import DeliveryError, SmtpSettings, build_message, send_smtp
-from tests.alerts.test_lifecycle import AS_OF, DEFS, NOW, Q4, incidents, put_quarters, settings_for  # noqa: F401
+from tests.alerts.test_lifecycle import (  # noqa: F401 (the fixtures incidents and incidents_warehouse)
+    AS_OF,
+    DEFS,
+    NOW,
+    Q4,
+    incidents,
+    incidents_warehouse,
+    put_quarters,
+    settings_for,
+)
 from tests.smtp_server import free_port
 from warehouse.redact import redact
 from warehouse.sources.acled_api import AcledApiError, AcledClient, AcledCredentials
