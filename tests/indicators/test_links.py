@@ -202,10 +202,8 @@ def test_overrides_file_errors_are_one_line(tmp_path):
 
 def test_links_command_lists_weakest_first_side_by_side_in_every_format(con, tmp_path, warehouse_path):
     import json
-    import subprocess
-    import sys
 
-    from tests.conftest import ROOT
+    from tests.conftest import riskwatch_in_process
 
     lat, lon = DATTA_KHEL
     load(con, tmp_path, "bij_drone_strikes", [bij("Ob1", "2010-10-28", lat, lon), bij("Ob2", "2010-11-20", lat, lon)])
@@ -214,10 +212,9 @@ def test_links_command_lists_weakest_first_side_by_side_in_every_format(con, tmp
     run(con)
     con.close()
 
-    def rw(*args):
-        out = subprocess.run([sys.executable, "-m", "riskwatch", "--warehouse", str(warehouse_path), "links", *args],
-                             cwd=ROOT, capture_output=True, text=True, timeout=120)
-        assert out.returncode == 0, out.stderr
+    def rw(*args):   # the command in this process: the test is about what it prints, not about the process
+        out = riskwatch_in_process(warehouse_path, "links", *args)
+        assert out.exit_code == 0 and out.exception is None, out.output
         return out.stdout
 
     rows = json.loads(rw("--format", "json"))
