@@ -10,16 +10,20 @@ default catalog, so every unqualified name (tables, views, macros) is the lake's
 from __future__ import annotations
 
 import importlib.util
+import itertools
 import os
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import duckdb
 
 from riskwatch.settings import Lake
 from warehouse.redact import redact
 
+T = TypeVar("T")
 ALIAS = "lake"
 # DuckDB's name for an extension -> (the package holding it, the file name in that package).
 PACKAGES = {"ducklake": ("duckdb_extension_ducklake", "ducklake"),
@@ -129,6 +133,20 @@ def is_lake(con: duckdb.DuckDBPyConnection) -> bool:
     """Whether `con`'s default catalog is a DuckLake."""
     return con.execute("SELECT type FROM duckdb_databases() WHERE database_name = current_database()"
                        ).fetchone()[0] == "ducklake"
+
+
+def retrying(work: Callable[[], T], attempts: int = 8) -> T:
+    """`work()`, run again while its commit conflicts with another writer's (DuckLake's optimistic
+    concurrency); any other error, or the last conflict, is raised. On the embedded backend nothing conflicts
+    across processes (one writer holds the file), so this is one call."""
+    for attempt in itertools.count(1):
+        try:
+            return work()
+        except duckdb.TransactionException as exc:
+            if not conflict(exc) or attempt >= attempts:
+                raise
+            time.sleep(min(0.1 * 2 ** attempt, 5.0))
+    raise AssertionError("unreachable")
 
 
 def conflict(exc: BaseException) -> bool:

@@ -176,7 +176,7 @@ def ingest_file(
                 time.sleep(min(0.2 * 2 ** attempt, 5.0))
         committed = True
         recovery.crash_point("loaded")
-        if not recovery.publish(con, run.run_id):
+        if not lake.retrying(lambda: recovery.publish(con, run.run_id)):
             raise RuntimeError(f"run {run.run_id}: the stored rows do not match the load's counts")
         run.status = "success"
         recovery.crash_point("published")
@@ -201,6 +201,11 @@ def ingest_file(
 
 
 def _record_run(con, run: IngestResult, sha: str, started: dt.datetime) -> int:
+    # On a lake, writers starting together race for the id counter: the loser takes the next id.
+    return lake.retrying(lambda: _insert_run(con, run, sha, started))
+
+
+def _insert_run(con, run: IngestResult, sha: str, started: dt.datetime) -> int:
     with transaction(con):
         run_id = ids.next_id(con, "ingest_runs")
         con.execute(

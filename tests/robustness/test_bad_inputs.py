@@ -227,6 +227,7 @@ def test_bad_file_or_argument_is_one_line_and_changes_nothing(loaded, tmp_path, 
     assert warehouse_state(loaded) == before
 
 
+@pytest.mark.embedded_only("a --warehouse file that is not a DuckDB file; a lake has no warehouse file")
 @pytest.mark.parametrize("content", [b"event_id_cnty,event_date\nPAK1,2024-10-06\n", b"", b"\x00" * 64])
 def test_a_warehouse_that_is_not_a_duckdb_file_is_refused_and_left_alone(tmp_path, content):
     fake = tmp_path / "incidents.csv"

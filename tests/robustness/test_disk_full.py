@@ -42,6 +42,7 @@ def rw(*args, warehouse, preexec=None) -> subprocess.CompletedProcess:
                           capture_output=True, text=True, timeout=300, preexec_fn=preexec)
 
 
+@pytest.mark.embedded_only("the warehouse file and its WAL on a full disk, moved to a roomy one")
 def test_ingest_on_a_full_disk_is_one_line_and_leaves_the_warehouse_as_it_was(small_disk, tmp_path):
     folder, preexec = small_disk
     wh = folder / "wh.duckdb"
