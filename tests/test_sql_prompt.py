@@ -164,7 +164,9 @@ def test_demo_hints_work_verbatim_in_a_shell(warehouse, tmp_path):
     finally:
         sys.argv[0] = argv0
     assert len(lines) == len(EXAMPLE_QUERIES) + 1 and all(str(warehouse) in line for line in lines)
-    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "NO_COLOR": "1"}
+    # The analyst's shell keeps their riskwatch settings (the backend, in lake mode), nothing else.
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "NO_COLOR": "1",
+           **{k: v for k, v in os.environ.items() if k in ("RISKWATCH_BACKEND", "RISKWATCH_CATALOG")}}
     outputs = []
     for line in lines[:-1]:
         done = subprocess.run(["bash", "-c", line], capture_output=True, text=True, timeout=120, env=env)
