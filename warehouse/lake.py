@@ -9,9 +9,11 @@ default catalog, so every unqualified name (tables, views, macros) is the lake's
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import itertools
 import os
+import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -47,7 +49,10 @@ def extension_directory() -> Path:
     root = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "riskwatch" / "duckdb-extensions"
     if not os.access(root.parent if root.parent.exists() else Path.home(), os.W_OK):
         root = Path(tempfile.gettempdir()) / f"riskwatch-duckdb-extensions-{os.getuid()}"
-    folder = root / version / _platform()
+    # One directory per Python environment: two virtualenvs (a checkout's and a CI clone's) never re-point
+    # each other's links.
+    env = hashlib.sha256(sys.prefix.encode()).hexdigest()[:12]
+    folder = root / env / version / _platform()
     folder.mkdir(parents=True, exist_ok=True)
     for name, (package, file) in PACKAGES.items():
         spec = importlib.util.find_spec(package)
