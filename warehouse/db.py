@@ -65,15 +65,9 @@ def apply_migrations(con: duckdb.DuckDBPyConnection) -> list[int]:
     """
     from warehouse import lake
 
-    on_lake = lake.is_lake(con)
-    for attempt in range(5):
-        try:
-            return _apply_migrations(con, on_lake)
-        except duckdb.TransactionException as exc:
-            if not (on_lake and lake.conflict(exc)) or attempt == 4:
-                raise
-            time.sleep(0.2 * (attempt + 1))
-    raise AssertionError("unreachable")
+    if not lake.is_lake(con):
+        return _apply_migrations(con, on_lake=False)
+    return lake.retrying(lambda: _apply_migrations(con, on_lake=True), attempts=5)
 
 
 def _apply_migrations(con: duckdb.DuckDBPyConnection, on_lake: bool) -> list[int]:

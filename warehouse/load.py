@@ -15,7 +15,6 @@ import datetime as dt
 import importlib
 import itertools
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -150,30 +149,26 @@ def ingest_file(
     committed = False
     try:
         recovery.crash_point("staged")
-        for attempt in itertools.count(1):
-            try:
-                with transaction(con):
-                    tag = f"{run.run_id}_{next(_tags)}"
-                    if kind == "deletions":
-                        deletions.load_deletions(con, path, header, mapping, run, tag, started)
-                    else:
-                        limits = {"max_reject_fraction": max_reject_fraction, "mapping_dirs": mapping_dirs,
-                                  **(batch_limits or {})}
-                        _load_events(con, path, header, mapping, run, tag, started, as_of or dt.date.today(),
-                                     defaults, (judge, validate), limits)
-                        coverage.record_declared(con, mapping)
-                    run.status = "loaded"
-                    _finish_run(con, run)
-                    recovery.crash_point("loading")
-                    recovery.crash_point("commit", con)
-                break
-            except duckdb.TransactionException as exc:
-                # On a lake, another writer committed a change to the same tables first: load again on top of it.
-                if not lake.conflict(exc) or attempt >= CONFLICT_ATTEMPTS:
-                    raise
-                run.status = "staging"
-                _drop_temp(con)
-                time.sleep(min(0.2 * 2 ** attempt, 5.0))
+        def load_once() -> None:
+            run.status = "staging"     # what a conflicting attempt did was rolled back: start it again
+            _drop_temp(con)
+            with transaction(con):
+                tag = f"{run.run_id}_{next(_tags)}"
+                if kind == "deletions":
+                    deletions.load_deletions(con, path, header, mapping, run, tag, started)
+                else:
+                    limits = {"max_reject_fraction": max_reject_fraction, "mapping_dirs": mapping_dirs,
+                              **(batch_limits or {})}
+                    _load_events(con, path, header, mapping, run, tag, started, as_of or dt.date.today(), defaults,
+                                 (judge, validate), limits)
+                    coverage.record_declared(con, mapping)
+                run.status = "loaded"
+                _finish_run(con, run)
+                recovery.crash_point("loading")
+                recovery.crash_point("commit", con)
+
+        # On a lake, another writer may commit a change to the same tables first: load again on top of it.
+        lake.retrying(load_once, CONFLICT_ATTEMPTS)
         committed = True
         recovery.crash_point("loaded")
         if not lake.retrying(lambda: recovery.publish(con, run.run_id)):
