@@ -142,3 +142,27 @@ def test_a_lake_without_catalog_is_a_clear_error(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith("RISKWATCH_")}
     out = rw("sql", "SELECT 1", warehouse=tmp_path / "x", env={**env, "RISKWATCH_BACKEND": "ducklake"})
     assert out.returncode == 1 and "needs [warehouse] catalog" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_extension_signatures_are_checked_once_per_process_and_again_when_a_file_changes(catalog, tmp_path,
+                                                                                          monkeypatch):
+    from warehouse import lake
+
+    target = lake_for(catalog, tmp_path / "wh.duckdb")
+    monkeypatch.setattr(lake, "_VERIFIED", set())
+    unsigned = "SELECT current_setting('allow_unsigned_extensions')"
+    first = lake.connect(target)
+    second = lake.connect(target)
+    try:
+        assert first.execute(unsigned).fetchone()[0] is False      # this process's first load: checked
+        assert second.execute(unsigned).fetchone()[0] is True      # the same files again: not re-checked
+    finally:
+        first.close()
+        second.close()
+    real = lake._stamp
+    monkeypatch.setattr(lake, "_stamp", lambda folder, lk: tuple((p, size + 1, t) for p, size, t in real(folder, lk)))
+    changed = lake.connect(target)                                 # a file of another size: checked again
+    try:
+        assert changed.execute(unsigned).fetchone()[0] is False
+    finally:
+        changed.close()
