@@ -67,8 +67,7 @@ def empty_warehouse(tmp_path_factory) -> Path:
 
 @pytest.fixture
 def con(warehouse_path: Path, backend: str, request):
-    if backend == "duckdb":      # a lake is made new (cloning one copies table by table)
-        clone_warehouse(request.getfixturevalue("empty_warehouse"), warehouse_path)
+    clone_warehouse(request.getfixturevalue("empty_warehouse"), warehouse_path)
     connection = db.connect(warehouse_path)
     yield connection
     connection.close()
@@ -77,7 +76,7 @@ def con(warehouse_path: Path, backend: str, request):
 def clone_warehouse(src: Path, dst: Path) -> Path:
     """A test's own copy of the warehouse built at `src` (closed): the one place tests copy a warehouse, so a
     fixture can build one per module and each test change its clone. Embedded: the file; on a lake (lake mode)
-    every table of src's lake into dst's new lake, as `riskwatch warehouse migrate` copies a file into one."""
+    its catalog schema and data files (tests/lake_mode.py clone_lake)."""
     from riskwatch.settings import load_settings
 
     source = load_settings(src).lake
@@ -87,22 +86,7 @@ def clone_warehouse(src: Path, dst: Path) -> Path:
         dst.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(src, dst)
         return dst
-    from warehouse.lake_copy import OWN
-
-    con = db.connect(dst)                       # the new lake, migrated
-    try:
-        con.execute(f"ATTACH 'ducklake:{source.catalog}' AS src (METADATA_SCHEMA '{source.metadata_schema}', "
-                    "READ_ONLY)")
-        tables = [t for (t,) in con.execute(
-            "SELECT table_name FROM duckdb_tables() WHERE database_name = 'src' AND schema_name = 'main' "
-            "ORDER BY 1").fetchall() if t not in OWN]
-        with db.transaction(con):
-            for t in tables:
-                con.execute(f'DELETE FROM lake.main."{t}"')
-                con.execute(f'INSERT INTO lake.main."{t}" BY NAME SELECT * FROM src.main."{t}"')
-        con.execute("DETACH src")
-    finally:
-        con.close()
+    lake_mode.clone_lake(source, load_settings(dst).lake)
     return dst
 
 

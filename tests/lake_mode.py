@@ -40,3 +40,35 @@ def drop_database(name: str) -> None:
 
 def catalog(name: str) -> str:
     return f"postgres:dbname={name} host={PG['host']} port={PG['port']} user={PG['user']}"
+
+
+async def _clone_schema(dbname: str, src: str, dst: str, data_path: str) -> None:
+    import asyncpg
+
+    conn = await asyncpg.connect(database=dbname, **PG)
+    try:
+        async with conn.transaction():
+            tables = [r["table_name"] for r in await conn.fetch(
+                "SELECT table_name FROM information_schema.tables WHERE table_schema = $1 "
+                "AND table_type = 'BASE TABLE'", src)]
+            await conn.execute(f'DROP SCHEMA IF EXISTS "{dst}" CASCADE; CREATE SCHEMA "{dst}"')
+            for t in tables:
+                await conn.execute(f'CREATE TABLE "{dst}"."{t}" (LIKE "{src}"."{t}" INCLUDING ALL); '
+                                   f'INSERT INTO "{dst}"."{t}" SELECT * FROM "{src}"."{t}"')
+            await conn.execute(f'UPDATE "{dst}".ducklake_metadata SET value = $1 WHERE key = \'data_path\'', data_path)
+    finally:
+        await conn.close()
+
+
+def clone_lake(src, dst) -> None:
+    """Make lake `dst` a copy of lake `src` (riskwatch.settings.Lake, both in one PostgreSQL database): the catalog
+    schema copied table by table inside PostgreSQL, the Parquet files copied, the copy's data_path its own. A test's
+    clone costs ~0.1 s this way; a new lake (made and migrated) ~0.9 s."""
+    import shutil
+    from pathlib import Path
+
+    dbname = dict(part.split("=", 1) for part in src.catalog.removeprefix("postgres:").split())["dbname"]
+    target = Path(dst.data_path)
+    shutil.rmtree(target, ignore_errors=True)
+    shutil.copytree(src.data_path, target) if Path(src.data_path).exists() else target.mkdir(parents=True)
+    asyncio.run(_clone_schema(dbname, src.metadata_schema, dst.metadata_schema, str(target).rstrip("/") + "/"))
