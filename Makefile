@@ -1,10 +1,11 @@
 # The two commands of the README: `make demo` and `make test`. Both install into .venv first.
-# `make test-lake`: the same suite with every warehouse a DuckLake (catalog in PostgreSQL on 127.0.0.1:5432).
+# `make test` runs the suite on both warehouse backends at once (tools/test_both_backends.py): embedded DuckDB, and
+# DuckLake with its catalog in PostgreSQL on 127.0.0.1:5432. `make test-embedded` / `make test-lake`: one of them.
 PY ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: install demo test test-lake lint bench
+.PHONY: install demo test test-embedded test-lake lint bench
 
 $(BIN)/riskwatch: pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -22,6 +23,9 @@ sql: install
 
 test: install
 	$(BIN)/ruff check .
+	$(BIN)/python tools/test_both_backends.py
+
+test-embedded: install
 	$(BIN)/python -m pytest -q
 
 test-lake: install
