@@ -92,8 +92,9 @@ def main() -> None:
                    check=True, capture_output=True)
     with_prefect = time.perf_counter() - start
     env = prepared_copy(refreshed, workdir / "run_direct", new_rows)
+    # -P: the working directory, where the run writes reports/, must not shadow the reports package.
     start = time.perf_counter()
-    out = subprocess.run([sys.executable, "-c", DIRECT, AS_OF.isoformat()], cwd=workdir / "run_direct", env=env,
+    out = subprocess.run([sys.executable, "-P", "-c", DIRECT, AS_OF.isoformat()], cwd=workdir / "run_direct", env=env,
                          check=True, capture_output=True, text=True)
     direct = time.perf_counter() - start
     steps = json.loads(out.stdout.strip().splitlines()[-1])["steps"]
