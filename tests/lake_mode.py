@@ -70,5 +70,8 @@ def clone_lake(src, dst) -> None:
     dbname = dict(part.split("=", 1) for part in src.catalog.removeprefix("postgres:").split())["dbname"]
     target = Path(dst.data_path)
     shutil.rmtree(target, ignore_errors=True)
-    shutil.copytree(src.data_path, target) if Path(src.data_path).exists() else target.mkdir(parents=True)
+    if Path(src.data_path).exists():
+        shutil.copytree(src.data_path, target)
+    else:                                   # a lake that never wrote a Parquet file (all rows inlined)
+        target.mkdir(parents=True)
     asyncio.run(_clone_schema(dbname, src.metadata_schema, dst.metadata_schema, str(target).rstrip("/") + "/"))
