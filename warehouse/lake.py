@@ -45,8 +45,9 @@ def _platform() -> str:
         return con.execute("PRAGMA platform").fetchone()[0]
 
 
-def extension_directory() -> Path:
-    """A directory where DuckDB finds the packaged extensions as v<version>/<platform>/<name>.duckdb_extension."""
+def extension_folder() -> Path:
+    """Where the packaged extensions are linked as <name>.duckdb_extension: <extension_directory>/v<version>/
+    <platform>, the extension_directory DuckDB is given being folder.parents[1]."""
     version = f"v{duckdb.__version__}"
     root = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "riskwatch" / "duckdb-extensions"
     if not os.access(root.parent if root.parent.exists() else Path.home(), os.W_OK):
@@ -67,7 +68,7 @@ def extension_directory() -> Path:
             tmp.unlink(missing_ok=True)
             tmp.symlink_to(src)
             os.replace(tmp, dst)   # atomic: concurrent processes never see a half-made link
-    return folder.parents[1]
+    return folder
 
 
 def _quote(text: str) -> str:
@@ -77,8 +78,7 @@ def _quote(text: str) -> str:
 def attach(con: duckdb.DuckDBPyConnection, lake: Lake, *, read_only: bool = False, snapshot_version: int | None = None,
            snapshot_time: str | None = None) -> None:
     """ATTACH the lake as `lake` (creating it when writable and new) and make it the default catalog."""
-    needed = ["ducklake"] + ([NEEDS[lake.kind]] if lake.kind in NEEDS else [])
-    for name in needed:
+    for name in _needed(lake):
         try:
             con.execute(f"LOAD {name}")
         except duckdb.Error as exc:
@@ -117,9 +117,13 @@ def attach(con: duckdb.DuckDBPyConnection, lake: Lake, *, read_only: bool = Fals
 _VERIFIED: set[tuple] = set()
 
 
+def _needed(lake: Lake) -> list[str]:
+    """The extensions a lake with this catalog loads."""
+    return ["ducklake"] + ([NEEDS[lake.kind]] if lake.kind in NEEDS else [])
+
+
 def _stamp(folder: Path, lake: Lake) -> tuple:
-    names = ["ducklake"] + ([NEEDS[lake.kind]] if lake.kind in NEEDS else [])
-    files = [(folder / f"{n}.duckdb_extension").resolve() for n in names]
+    files = [(folder / f"{n}.duckdb_extension").resolve() for n in _needed(lake)]
     return tuple((str(f), f.stat().st_size, f.stat().st_mtime_ns) for f in files if f.is_file())
 
 
@@ -132,9 +136,9 @@ def connect(lake: Lake, *, read_only: bool = False, config: dict | None = None, 
     mtime, from the installed packages) without checking again. Only these files are in the extension
     directory, nothing installs others (autoinstall off), and the analysts' SQL session refuses LOAD.
     """
-    directory = extension_directory()
-    stamp = _stamp(directory / f"v{duckdb.__version__}" / _platform(), lake)
-    settings = {"extension_directory": str(directory), "autoinstall_known_extensions": False,
+    folder = extension_folder()
+    stamp = _stamp(folder, lake)
+    settings = {"extension_directory": str(folder.parents[1]), "autoinstall_known_extensions": False,
                 "allow_unsigned_extensions": bool(stamp) and stamp in _VERIFIED, **(config or {})}
     for attempt in range(1, 6):
         con = duckdb.connect(":memory:", config=settings)
