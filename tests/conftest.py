@@ -66,8 +66,8 @@ def empty_warehouse(tmp_path_factory) -> Path:
 
 
 @pytest.fixture
-def con(warehouse_path: Path, backend: str, request):
-    clone_warehouse(request.getfixturevalue("empty_warehouse"), warehouse_path)
+def con(warehouse_path: Path, empty_warehouse: Path):
+    clone_warehouse(empty_warehouse, warehouse_path)
     connection = db.connect(warehouse_path)
     yield connection
     connection.close()
